@@ -1,0 +1,76 @@
+"""Where the wave propagates: a regular Cartesian grid (the physical model, without the
+absorbing layer)."""
+import numpy as np
+
+__all__ = ["Grid"]
+
+
+class Grid:
+    """A regular 2-D or 3-D grid of cells.
+
+    Axis order is (x, z) in 2-D and (x, y, z) in 3-D; depth is the last axis.
+
+    Args:
+        shape: number of grid points along each axis, e.g. ``(nx, nz)``; each >= 3.
+        spacing: distance between grid points along each axis in metres, each > 0.
+        origin: coordinates of the first grid point in metres. Defaults to zeros.
+
+    Example:
+        >>> grid = Grid(shape=(101, 51), spacing=(10.0, 10.0))
+        >>> grid.extent
+        (1000.0, 500.0)
+    """
+
+    def __init__(self, shape, spacing, origin=None):
+        shape = tuple(shape)
+        if len(shape) not in (2, 3):
+            raise ValueError(f"Grid shape must have 2 or 3 axes (x, z) or (x, y, z); got {shape}")
+        if any(int(n) != n or n < 3 for n in shape):
+            raise ValueError(f"Grid shape must be whole numbers >= 3; got {shape}")
+        spacing = tuple(float(h) for h in spacing)
+        if len(spacing) != len(shape) or not all(np.isfinite(h) and h > 0 for h in spacing):
+            raise ValueError(f"Grid spacing must be {len(shape)} positive finite lengths in "
+                             f"metres; got {spacing}")
+        origin = (0.0,) * len(shape) if origin is None else tuple(float(o) for o in origin)
+        if len(origin) != len(shape) or not all(np.isfinite(o) for o in origin):
+            raise ValueError(f"Grid origin must be {len(shape)} finite coordinates in metres; "
+                             f"got {origin}")
+        self.shape = tuple(int(n) for n in shape)
+        self.spacing = spacing
+        self.origin = origin
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def extent(self):
+        """Length of the grid along each axis in metres."""
+        return tuple((n - 1) * h for n, h in zip(self.shape, self.spacing))
+
+    @property
+    def cell_volume(self):
+        """Volume (area in 2-D) of one cell in m^ndim."""
+        return float(np.prod(self.spacing))
+
+    def contains(self, points):
+        """Boolean mask of the points (..., ndim) in metres that lie inside the grid."""
+        points = np.asarray(points, dtype=np.float64)
+        lo = np.asarray(self.origin)
+        hi = lo + np.asarray(self.extent)
+        tol = 1e-6 * np.asarray(self.spacing)
+        return np.all((points >= lo - tol) & (points <= hi + tol), axis=-1)
+
+    def get_config(self):
+        return {"shape": list(self.shape), "spacing": list(self.spacing),
+                "origin": list(self.origin)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return isinstance(other, Grid) and self.get_config() == other.get_config()
+
+    def __repr__(self):
+        return f"Grid(shape={self.shape}, spacing={self.spacing}, origin={self.origin})"

@@ -1,0 +1,300 @@
+"""Data misfits: how far predicted seismic data are from the observed data.
+
+Every misfit here is a :class:`keras.losses.Loss`. Its inputs are the observed data
+``y_true`` and the predicted data ``y_pred``, both of shape ``(batch, nt, nrec)`` or
+``(batch, nt, nrec, 1)`` (a trailing channel axis is dropped); the batch axis holds shots,
+axis 1 is time and axis 2 is the receiver. ``call`` returns one misfit a shot, ``(batch,)``.
+
+The default reduction is ``"sum"``: the misfit of a batch is the sum of the misfits of its
+shots, so that its gradient is the sum of the gradients of the shots (one adjoint solve each),
+whatever the batch size. Keras's other reductions (``"sum_over_batch_size"``, ``"mean"``,
+``None``, ...) are accepted.
+
+The misfits compute in float32, even under a mixed-precision policy (float16 loses too much of
+the dynamic range of seismic data); pass ``dtype="float64"`` for double precision.
+
+Example:
+    >>> import keras_seismic as ks
+    >>> model.compile(optimizer="adam", loss=ks.losses.L2Misfit())
+"""
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["L2Misfit", "NormalizedMisfit", "StudentTMisfit", "EnvelopeMisfit"]
+
+
+def _float_dtype(dtype):
+    """The computation dtype of a misfit: float64 if asked for, else float32."""
+    if dtype is None:
+        name = keras.config.floatx()
+    elif isinstance(dtype, keras.DTypePolicy):
+        name = dtype.compute_dtype
+    else:
+        try:
+            name = keras.dtype_policies.get(dtype).compute_dtype
+        except (ValueError, TypeError):
+            name = keras.backend.standardize_dtype(dtype)
+    return "float64" if name == "float64" else "float32"
+
+
+def _positive(owner, name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: {name} must be a positive number; got {value!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{owner}: {name} must be a positive finite number; got {value}")
+    return value
+
+
+class _Misfit(keras.losses.Loss):
+    """Shared machinery: casting, channel-axis removal, shape validation, config."""
+
+    def __init__(self, reduction="sum", name=None, dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=_float_dtype(dtype))
+
+    def _prepare(self, y_true, y_pred):
+        """Both inputs as ``self.dtype`` tensors of shape (batch, nt, nrec)."""
+        y_true = tf.cast(tf.convert_to_tensor(y_true), self.dtype)
+        y_pred = tf.cast(tf.convert_to_tensor(y_pred), self.dtype)
+        shapes = (y_true.shape, y_pred.shape)
+
+        def gather(x):
+            if x.shape.rank == 4 and x.shape[-1] == 1:
+                x = tf.squeeze(x, axis=-1)
+            if x.shape.rank != 3:
+                raise ValueError(
+                    f"{type(self).__name__}: data must have shape (batch, nt, nrec) or "
+                    f"(batch, nt, nrec, 1); got y_true shape {_fmt(shapes[0])} and y_pred "
+                    f"shape {_fmt(shapes[1])}")
+            return x
+
+        y_true, y_pred = gather(y_true), gather(y_pred)
+        if not y_true.shape.is_compatible_with(y_pred.shape):
+            raise ValueError(
+                f"{type(self).__name__}: y_true and y_pred must have the same shape; got "
+                f"y_true shape {_fmt(shapes[0])} and y_pred shape {_fmt(shapes[1])}")
+        return y_true, y_pred
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = self._prepare(y_true, y_pred)
+        return self._per_shot(y_true, y_pred)
+
+    def _per_shot(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def get_config(self):
+        config = super().get_config()
+        config["dtype"] = self.dtype
+        return config
+
+
+def _fmt(shape):
+    return tuple(shape.as_list()) if shape.rank is not None else "<unknown rank>"
+
+
+def _tiny(dtype):
+    """Smallest normal number of ``dtype``: the floor that keeps square roots away from 0."""
+    return tf.constant(np.finfo(dtype).tiny, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_seismic")
+class L2Misfit(_Misfit):
+    """Least-squares misfit of each shot.
+
+    ``misfit_s = 0.5 * sum_{t, r} (y_pred[s, t, r] - y_true[s, t, r])**2``
+
+    Its gradient with respect to ``y_pred`` is the residual ``y_pred - y_true``, the adjoint
+    source of classical full-waveform inversion.
+
+    Args:
+        reduction: how the misfits of the shots of a batch are combined; ``"sum"`` (default)
+            or any other Keras reduction.
+        name: name of the loss; defaults to ``"l2_misfit"``.
+        dtype: ``"float64"`` for double precision; anything else computes in float32.
+
+    Shapes:
+        ``y_true``, ``y_pred``: ``(batch, nt, nrec)`` or ``(batch, nt, nrec, 1)``.
+        ``call`` returns ``(batch,)``; calling the loss returns the reduced value.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=ks.losses.L2Misfit())
+    """
+
+    def _per_shot(self, y_true, y_pred):
+        return 0.5 * tf.reduce_sum(tf.square(y_pred - y_true), axis=(1, 2))
+
+
+def _normalize_traces(x, epsilon):
+    """Each trace (axis 1 is time) divided by ``sqrt(|trace|^2 + delta^2)`` with
+    ``delta = epsilon * max |trace|`` over the gather, so that zero traces stay zero."""
+    power = tf.reduce_sum(tf.square(x), axis=1, keepdims=True)                # (b, 1, nrec)
+    delta2 = epsilon ** 2 * tf.reduce_max(power, axis=2, keepdims=True)       # (b, 1, 1)
+    return x * tf.math.rsqrt(power + delta2 + _tiny(x.dtype.as_numpy_dtype))
+
+
+@keras.saving.register_keras_serializable(package="keras_seismic")
+class NormalizedMisfit(_Misfit):
+    """Trace-normalised least-squares misfit: compares waveforms, not amplitudes.
+
+    Each receiver trace of each gather is divided by its L2 norm over time,
+
+    ``d_hat[s, :, r] = d[s, :, r] / sqrt(|d[s, :, r]|**2 + delta_s**2)``,
+    ``delta_s = epsilon * max_r |d[s, :, r]|``,
+
+    (computed separately for ``y_true`` and ``y_pred``), and
+    ``misfit_s = 0.5 * sum_{t, r} (pred_hat - true_hat)**2``.
+
+    Scaling a predicted gather by any positive factor leaves the misfit unchanged, so an
+    unknown source amplitude does not matter. ``delta_s`` keeps zero traces at zero instead
+    of NaN and mutes traces much weaker than the strongest one. An all-zero predicted gather
+    has no direction: its misfit is finite but its gradient is huge, so do not start a
+    normalised inversion from zero data.
+
+    Args:
+        epsilon: the stabilisation relative to the largest trace norm of the gather (> 0,
+            default ``1e-3``).
+        reduction: ``"sum"`` (default) or any other Keras reduction.
+        name: name of the loss; defaults to ``"normalized_misfit"``.
+        dtype: ``"float64"`` for double precision; anything else computes in float32.
+
+    Shapes:
+        ``y_true``, ``y_pred``: ``(batch, nt, nrec)`` or ``(batch, nt, nrec, 1)``.
+        ``call`` returns ``(batch,)``.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=ks.losses.NormalizedMisfit(epsilon=1e-3))
+    """
+
+    def __init__(self, epsilon=1e-3, reduction="sum", name=None, dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.epsilon = _positive("NormalizedMisfit", "epsilon", epsilon)
+
+    def _per_shot(self, y_true, y_pred):
+        residual = (_normalize_traces(y_pred, self.epsilon)
+                    - _normalize_traces(y_true, self.epsilon))
+        return 0.5 * tf.reduce_sum(tf.square(residual), axis=(1, 2))
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_seismic")
+class StudentTMisfit(_Misfit):
+    """Robust misfit from the Student's t distribution: large residuals (outliers, noise
+    bursts, dead or mis-scaled traces) count logarithmically, not quadratically.
+
+    ``misfit_s = (k + 1) / 2 * sum_{t, r} log(1 + r[s, t, r]**2 / k)``,
+    ``r = y_pred - y_true``.
+
+    For small residuals it equals ``(k + 1) / k`` times :class:`L2Misfit`; the smaller ``k``
+    (the number of degrees of freedom), the more robust. Residuals are in data units, so scale
+    the data to residuals of order one.
+
+    Args:
+        k: degrees of freedom, > 0 (default ``2.0``).
+        reduction: ``"sum"`` (default) or any other Keras reduction.
+        name: name of the loss; defaults to ``"student_t_misfit"``.
+        dtype: ``"float64"`` for double precision; anything else computes in float32.
+
+    Shapes:
+        ``y_true``, ``y_pred``: ``(batch, nt, nrec)`` or ``(batch, nt, nrec, 1)``.
+        ``call`` returns ``(batch,)``.
+
+    Raises:
+        ValueError: if ``k`` is not a positive finite number.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=ks.losses.StudentTMisfit(k=2.0))
+    """
+
+    def __init__(self, k=2.0, reduction="sum", name=None, dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.k = _positive("StudentTMisfit", "k", k)
+
+    def _per_shot(self, y_true, y_pred):
+        residual = y_pred - y_true
+        return (0.5 * (self.k + 1.0)) * tf.reduce_sum(
+            tf.math.log1p(tf.square(residual) / self.k), axis=(1, 2))
+
+    def get_config(self):
+        config = super().get_config()
+        config["k"] = self.k
+        return config
+
+
+def _analytic_power(x):
+    """Squared envelope ``x**2 + H[x]**2`` of each trace of ``x`` (batch, nt, nrec), with
+    ``H`` the Hilbert transform along time (axis 1) computed by FFT, as in
+    ``scipy.signal.hilbert`` (no padding). Differentiable TensorFlow."""
+    x = tf.convert_to_tensor(x)
+    complex_dtype = tf.complex128 if x.dtype == tf.float64 else tf.complex64
+    traces = tf.transpose(x, (0, 2, 1))                                # time innermost
+    nt = tf.shape(traces)[-1]
+    # Spectral weights of the analytic signal: 1 at zero (and Nyquist for even nt),
+    # 2 at positive and 0 at negative frequencies.
+    index = tf.range(nt)
+    weights = tf.where(index == 0, 1.0, 0.0)
+    weights = tf.where((index > 0) & (2 * index < nt), 2.0, weights)
+    weights = tf.where(2 * index == nt, 1.0, weights)
+    spectrum = tf.signal.fft(tf.cast(traces, complex_dtype))
+    analytic = tf.signal.ifft(spectrum * tf.cast(weights, complex_dtype))
+    hilbert = tf.math.imag(analytic)
+    power = tf.square(traces) + tf.square(hilbert)
+    return tf.transpose(power, (0, 2, 1))
+
+
+@keras.saving.register_keras_serializable(package="keras_seismic")
+class EnvelopeMisfit(_Misfit):
+    """Least-squares misfit of the trace envelopes (instantaneous amplitudes).
+
+    The envelope of a trace is the modulus of its analytic signal ``d + i H[d]``, with ``H``
+    the Hilbert transform along time (by FFT, differentiable). It is smoothed at zero:
+
+    ``env = sqrt(d**2 + H[d]**2 + delta_s**2) - delta_s``,
+    ``delta_s = epsilon * max_{t, r} |d_obs + i H[d_obs]|``
+
+    (one ``delta_s`` a shot from the observed data, used for both envelopes), and
+    ``misfit_s = 0.5 * sum_{t, r} (env_pred - env_true)**2``.
+
+    The envelope varies more slowly than the waveform, so this misfit is less prone to cycle
+    skipping and carries the low-wavenumber part of the model.
+
+    Args:
+        epsilon: smoothing relative to the peak observed envelope of the shot (> 0, default
+            ``1e-3``).
+        reduction: ``"sum"`` (default) or any other Keras reduction.
+        name: name of the loss; defaults to ``"envelope_misfit"``.
+        dtype: ``"float64"`` for double precision; anything else computes in float32.
+
+    Shapes:
+        ``y_true``, ``y_pred``: ``(batch, nt, nrec)`` or ``(batch, nt, nrec, 1)``.
+        ``call`` returns ``(batch,)``.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=ks.losses.EnvelopeMisfit())
+    """
+
+    def __init__(self, epsilon=1e-3, reduction="sum", name=None, dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.epsilon = _positive("EnvelopeMisfit", "epsilon", epsilon)
+
+    def _per_shot(self, y_true, y_pred):
+        power_true = _analytic_power(y_true)
+        power_pred = _analytic_power(y_pred)
+        delta2 = (self.epsilon ** 2 * tf.reduce_max(power_true, axis=(1, 2), keepdims=True)
+                  + _tiny(y_true.dtype.as_numpy_dtype))
+        delta = tf.sqrt(delta2)
+        env_true = tf.sqrt(power_true + delta2) - delta
+        env_pred = tf.sqrt(power_pred + delta2) - delta
+        return 0.5 * tf.reduce_sum(tf.square(env_pred - env_true), axis=(1, 2))
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config

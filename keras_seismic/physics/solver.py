@@ -1,0 +1,268 @@
+"""Running the kernels on numpy arrays: the operator cache, reusable buffers, and the pool of
+stored forward wavefields.
+
+Everything here works on the *padded* grid and the *internal* time axis; coordinates are in
+metres from the padded grid's first point. The propagator translates.
+"""
+import math
+import os
+import threading
+from collections import Counter
+
+import numpy as np
+from devito import Grid
+
+from . import kernels
+
+# Devito's OpenMP uses every core for one solve; two such solves at once slow each other
+# down 20-30x, so this process runs one at a time (shots in parallel go to Dask workers).
+CORES = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+_RUN_LOCK = threading.RLock()
+# Building operators concurrently fails in Devito 4.8.
+_BUILD_LOCK = threading.Lock()
+_OPERATORS = {}
+BUILDS = Counter()  # operator builds by kind: tests use it to prove that nothing rebuilds
+
+
+def stencil_sum(space_order):
+    """Largest eigenvalue of the 1-D centred second-derivative stencil of ``space_order``
+    on a unit grid (its symbol at the Nyquist wavenumber); sets the CFL limit."""
+    k = space_order // 2
+    j = np.arange(1, k + 1)
+    fact = np.vectorize(math.factorial)
+    weights = 2.0 * (-1.0) ** (j + 1) * math.factorial(k) ** 2 / (
+        j**2 * fact(k - j) * fact(k + j))
+    return float(abs(-2.0 * weights.sum() + 2.0 * np.sum(weights * (-1.0) ** j)))
+
+
+def _operator(key, build):
+    """The compiled operator for ``key``, built (under the lock) on first use only."""
+    op = _OPERATORS.get(key)
+    if op is None:
+        with _BUILD_LOCK:
+            op = _OPERATORS.get(key)
+            if op is None:
+                op = build()
+                op.cfunction  # compile now, under the lock
+                _OPERATORS[key] = op
+                BUILDS[key[0]] += 1
+    return op
+
+
+class StoredWavefield:
+    """The forward wavefield of one shot kept for a gradient, every ``factor``-th internal
+    step. Hand it to :meth:`WaveSolver.adjoint`; :meth:`release` returns its memory to the
+    pool (it is also released when garbage-collected)."""
+
+    def __init__(self, pool, function, factor):
+        self._pool, self.function, self.factor = pool, function, factor
+
+    @property
+    def nbytes(self):
+        return 0 if self.function is None else self.function.data.nbytes
+
+    def release(self):
+        if self.function is not None:
+            self._pool.put(self.function)
+            self.function = None
+
+    def __del__(self):
+        self.release()
+
+
+class _Pool:
+    """Idle stored-wavefield buffers, reused so that training does not allocate (and page
+    in) a full-size buffer at every step."""
+
+    def __init__(self, keep=4):
+        self._free, self._lock, self._keep = {}, threading.Lock(), keep
+
+    def take(self, key, make):
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                return free.pop()
+        return make()
+
+    def put(self, function):
+        key = (function.shape, function.grid.shape)
+        with self._lock:
+            free = self._free.setdefault(key, [])
+            if len(free) < self._keep:
+                free.append(function)
+
+
+class WaveSolver:
+    """One-shot runs of the acoustic kernels for a fixed configuration.
+
+    Args:
+        ndim: 2 or 3.
+        spacing: grid spacing in metres, one per axis.
+        space_order: even finite-difference order.
+        surface: z index of the free surface in the padded grid, or None.
+    """
+
+    _pool = _Pool()
+
+    def __init__(self, ndim, spacing, space_order, surface):
+        self.ndim, self.spacing = ndim, tuple(float(h) for h in spacing)
+        self.space_order, self.surface = int(space_order), surface
+        self._grids, self._buffers = {}, {}
+
+    # -- cached devito objects ------------------------------------------------------------
+    def _config(self, kind, *flags):
+        return (kind, flags, self.ndim, self.space_order, self.spacing, "float32",
+                self.surface)
+
+    def _op(self, kind, *flags):
+        builders = {"forward": kernels.forward_operator, "born": kernels.born_operator,
+                    "adjoint": kernels.adjoint_operator}
+        # A tiny template grid: operators run on grids of any shape with the same spacing.
+        template = self._grid((self.space_order + 4,) * self.ndim)
+        return _operator(self._config(kind, *flags),
+                         lambda: builders[kind](template, self.space_order, self.surface,
+                                                *flags))
+
+    def _grid(self, shape):
+        if shape not in self._grids:
+            extent = tuple((n - 1) * h for n, h in zip(shape, self.spacing))
+            self._grids[shape] = Grid(shape=shape, extent=extent, dtype=np.float32)
+        return self._grids[shape]
+
+    def _buffer(self, make, name, shape, *sizes):
+        """A reusable Devito object ``make(grid, ..., name, *sizes)``, zeroed."""
+        key = (name, shape) + sizes
+        if key not in self._buffers:
+            grid = self._grid(shape)
+            if make in (kernels.wavefield, kernels.parameter):
+                self._buffers[key] = make(grid, self.space_order, name)
+            else:
+                self._buffers[key] = make(grid, name, *sizes)
+        buf = self._buffers[key]
+        buf.data_with_halo[:] = 0.0
+        return buf
+
+    def _points(self, name, shape, coords, values, nsteps):
+        """A sparse function with ``coords`` (npoint, ndim) and, if given, ``values``
+        (nsteps, npoint) in its first ``nsteps`` slots (one extra, zero, slot at the end)."""
+        sf = self._buffer(kernels.sparse, name, shape, len(coords), nsteps + 1)
+        sf.coordinates.data[:] = coords
+        if values is not None:
+            sf.data[:nsteps] = values
+        return sf
+
+    def _media(self, m, damp):
+        shape = m.shape
+        args = {}
+        for name, value in (("m", m), ("damp", damp)):
+            f = self._buffer(kernels.parameter, name, shape)
+            f.data[:] = value
+            args[name] = f
+        return args
+
+    def _run(self, op, nsteps, dt, **args):
+        with _RUN_LOCK:
+            op.apply(time_m=0, time_M=nsteps, dt=dt, **args)
+
+    # -- the operators -------------------------------------------------------------------
+    def forward(self, m, damp, dt, rec_coords, src_coords=None, src=None, weights=None,
+                wavelet=None, save_factor=None):
+        """Nonlinear modeling of one shot.
+
+        Args:
+            m, damp: (padded shape) squared slowness (s^2/m^2) and damping.
+            dt: internal time step (s).
+            rec_coords: (nrec, ndim) receiver positions.
+            src_coords, src: (nsrc, ndim) positions and (N, nsrc) right-hand-side samples
+                of point sources; or
+            weights, wavelet: (padded shape) and (N,) extended source ``w(x) s(t)``.
+            save_factor: keep every ``save_factor``-th step of the wavefield, or None.
+
+        Returns:
+            ``(rec, stored)``: (N, nrec) receiver samples and a StoredWavefield or None.
+        """
+        extended = weights is not None
+        nsteps = len(wavelet) if extended else len(src)
+        shape = m.shape
+        with _RUN_LOCK:
+            args = self._media(m, damp)
+            args["u"] = self._buffer(kernels.wavefield, "u", shape)
+            args["rec"] = self._points("rec", shape, rec_coords, None, nsteps)
+            if extended:
+                args["weights"] = self._buffer(kernels.parameter, "weights", shape)
+                args["weights"].data[:] = weights
+                args["wavelet"] = self._buffer(kernels.trace, "wavelet", shape, nsteps + 1)
+                args["wavelet"].data[:nsteps] = wavelet
+            else:
+                args["src"] = self._points("src", shape, src_coords, src, nsteps)
+            stored = None
+            if save_factor:
+                stored = self._stored(shape, nsteps, save_factor)
+                args.update(usave=stored.function, **{kernels.SAVE_DIM + "f": save_factor})
+            self._run(self._op("forward", bool(save_factor), extended), nsteps, dt, **args)
+            return np.array(args["rec"].data[:nsteps]), stored
+
+    def born(self, m, damp, dt, rec_coords, src_coords, src, dm):
+        """Linearised data (N, nrec) for a squared-slowness perturbation ``dm`` (padded)."""
+        nsteps, shape = len(src), m.shape
+        with _RUN_LOCK:
+            args = self._media(m, damp)
+            args["dm"] = self._buffer(kernels.parameter, "dm", shape)
+            args["dm"].data[:] = dm
+            for name in ("u", "du"):
+                args[name] = self._buffer(kernels.wavefield, name, shape)
+            args["src"] = self._points("src", shape, src_coords, src, nsteps)
+            args["rec"] = self._points("rec", shape, rec_coords, None, nsteps)
+            self._run(self._op("born"), nsteps, dt, **args)
+            return np.array(args["rec"].data[:nsteps])
+
+    def adjoint(self, m, damp, dt, rec_coords, data, stored=None, src_coords=None,
+                wavelet=None):
+        """Adjoint modeling of one shot: ``data`` (N, nrec) injected at the receivers.
+
+        Args:
+            stored: the shot's StoredWavefield; if given, returns the gradient image
+                ``d<data, J dm>/d(dm)`` on the padded grid (exact for factor 1).
+            src_coords: (nsrc, ndim): if given, returns the adjoint field at the sources,
+                (N, nsrc): the transpose of point-source injection.
+            wavelet: (N,): if given, returns the correlation of the adjoint field with
+                it on the padded grid: the transpose of the extended source.
+
+        Returns:
+            dict with keys among ``image``, ``sources``, ``weights``.
+        """
+        nsteps, shape = len(data), m.shape
+        image, sources, extended = stored is not None, src_coords is not None, \
+            wavelet is not None
+        with _RUN_LOCK:
+            args = self._media(m, damp)
+            args["v"] = self._buffer(kernels.wavefield, "v", shape)
+            args["rec"] = self._points("rec", shape, rec_coords, data, nsteps)
+            if image:
+                if stored.function is None:
+                    raise ValueError("the stored wavefield was already released")
+                args["grad"] = self._buffer(kernels.parameter, "grad", shape)
+                args.update(usave=stored.function,
+                            **{kernels.SAVE_DIM + "f": stored.factor})
+            if sources:
+                args["srcadj"] = self._points("srcadj", shape, src_coords, None, nsteps)
+            if extended:
+                args["wadj"] = self._buffer(kernels.parameter, "wadj", shape)
+                args["wavelet"] = self._buffer(kernels.trace, "wavelet", shape, nsteps + 1)
+                args["wavelet"].data[:nsteps] = wavelet
+            self._run(self._op("adjoint", image, sources, extended), nsteps, dt, **args)
+            out = {}
+            if image:
+                out["image"] = np.array(args["grad"].data) * np.float32(stored.factor)
+            if sources:
+                out["sources"] = np.array(args["srcadj"].data[:nsteps])
+            if extended:
+                out["weights"] = np.array(args["wadj"].data)
+            return out
+
+    def _stored(self, shape, nsteps, factor):
+        nsave = nsteps // factor + 1
+        function = self._pool.take(
+            ((nsave,) + shape, shape),
+            lambda: kernels.stored_field(self._grid(shape), nsave))
+        return StoredWavefield(self._pool, function, factor)

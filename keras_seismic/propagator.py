@@ -1,0 +1,479 @@
+"""``AcousticPropagator``: the wave-equation operators of a survey on numpy arrays.
+
+It owns everything between the physical description (grid, survey, velocity in m/s) and the
+kernels (padded grid, squared slowness, internal time step): input validation, the time
+axis, the linear resampling between the survey's ``dt`` and the internal step (and its exact
+adjoint), the padding of the model, and the loop over shots.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from .distributed import InProcessExecutor
+from .grid import Grid
+from .physics import Padding, WaveSolver, stencil_sum
+from .survey import Survey
+from .wavelets import highest_frequency
+
+__all__ = ["AcousticPropagator", "ForwardState"]
+
+# Fraction of the CFL limit used as internal time step.
+_COURANT = 0.9
+# Samples per period of the highest significant frequency kept for the gradient.
+_SAMPLES_PER_PERIOD = 4
+_STORAGE = ("subsampled", "full")
+
+
+class ForwardState:
+    """What a gradient needs from a forward run: the stored wavefield of each shot, and the
+    time axis and velocity it was run with. Free it with :meth:`release` (or drop it)."""
+
+    def __init__(self, vp, shots, steps, stored, weights=None):
+        self.vp, self.shots, self.steps, self.stored = vp, shots, steps, stored
+        self.weights = weights
+
+    @property
+    def nbytes(self):
+        return sum(s.nbytes for s in self.stored)
+
+    def release(self):
+        for s in self.stored:
+            s.release()
+
+
+class AcousticPropagator:
+    """Constant-density acoustic wave-equation modeling of a survey.
+
+    Physics: ``m u_tt - lap(u) = sum_s delta(x - x_s) w_s(t)`` with ``m = 1/vp^2``; receivers
+    record the pressure ``u``. A damping layer of ``absorbing_width`` cells surrounds the
+    grid (not its top when ``free_surface``). The internal time step is set from the CFL
+    limit of the velocity of each call, so a faster model never makes a run unstable.
+
+    Args:
+        grid: the physical :class:`Grid`.
+        survey: the :class:`Survey`; its positions must lie inside ``grid``.
+        space_order: even finite-difference order from 2 to 16.
+        absorbing_width: number of absorbing cells on each side (>= 0).
+        free_surface: pressure-free top boundary at z = grid.origin[-1].
+        executor: where shots run: None (this process, one after the other) or a
+            :class:`keras_seismic.distributed.DaskExecutor`.
+        storage: forward wavefield kept for gradients: ``"subsampled"`` (default, at
+            4 samples per period of the wavelet's highest significant frequency) or
+            ``"full"`` (every internal step; exact discrete adjoint, more memory).
+
+    Shapes: velocity ``grid.shape`` (or one a shot, ``(n, *grid.shape)``), in m/s; data
+    ``(n, nt, nrec)`` for the ``n`` shots asked for (all when ``shots=None``).
+
+    Example:
+        >>> prop = AcousticPropagator(grid, survey, space_order=8)
+        >>> data = prop.forward(vp)                       # (nshots, nt, nrec)
+        >>> grad = prop.born_adjoint(vp, data - observed)  # grid.shape
+    """
+
+    def __init__(self, grid, survey, space_order=8, absorbing_width=40, free_surface=False,
+                 executor=None, storage="subsampled"):
+        if not isinstance(grid, Grid):
+            raise TypeError(f"grid must be a keras_seismic.Grid; got {type(grid).__name__}")
+        if not isinstance(survey, Survey):
+            raise TypeError(f"survey must be a keras_seismic.Survey; got "
+                            f"{type(survey).__name__}")
+        if survey.ndim != grid.ndim:
+            raise ValueError(f"the survey is {survey.ndim}-D but the grid is {grid.ndim}-D")
+        if int(space_order) != space_order or space_order % 2 or not 2 <= space_order <= 16:
+            raise ValueError(f"space_order must be an even number from 2 to 16; got "
+                             f"{space_order}")
+        if int(absorbing_width) != absorbing_width or absorbing_width < 0:
+            raise ValueError(f"absorbing_width must be a whole number of cells >= 0; got "
+                             f"{absorbing_width}")
+        if storage not in _STORAGE:
+            raise ValueError(f"storage must be one of {_STORAGE}; got {storage!r}")
+        for name, points in (("source", survey.sources), ("receiver", survey.receivers)):
+            outside = ~grid.contains(points)
+            if outside.any():
+                shot, i = np.argwhere(outside)[0]
+                raise ValueError(
+                    f"{name} {i} of shot {shot} at {points[shot, i].tolist()} m lies outside "
+                    f"the grid, which spans {grid.origin} to "
+                    f"{tuple(o + e for o, e in zip(grid.origin, grid.extent))} m")
+        self.grid, self.survey = grid, survey
+        self.space_order, self.absorbing_width = int(space_order), int(absorbing_width)
+        self.free_surface, self.storage = bool(free_surface), storage
+        self.executor = executor if executor is not None else InProcessExecutor()
+        self._setup()
+
+    def _setup(self):
+        self.padding = Padding(self.grid.shape, self.absorbing_width, self.space_order,
+                               self.free_surface)
+        self._damp = self.padding.damping(self.grid.spacing)
+        self._solver = WaveSolver(self.grid.ndim, self.grid.spacing, self.space_order,
+                                  self.padding.surface_index if self.free_surface else None)
+        self._fmax = highest_frequency(self.survey.wavelet, self.survey.dt)
+        # Positions in the padded frame, as the solver wants them.
+        shift = np.asarray(self.grid.origin) - np.asarray(self.padding.lower) * \
+            np.asarray(self.grid.spacing)
+        self._src_coords = self.survey.sources - shift
+        self._rec_coords = self.survey.receivers - shift
+
+    # -- serialisation (a propagator is sent to Dask workers and saved with Keras models) --
+    def get_config(self):
+        return {"grid": self.grid.get_config(), "survey": self.survey.get_config(),
+                "space_order": self.space_order, "absorbing_width": self.absorbing_width,
+                "free_surface": self.free_surface, "storage": self.storage}
+
+    @classmethod
+    def from_config(cls, config, executor=None):
+        config = dict(config)
+        grid = Grid.from_config(config.pop("grid"))
+        survey = Survey.from_config(config.pop("survey"))
+        return cls(grid, survey, executor=executor, **config)
+
+    def __getstate__(self):
+        return {"config": self.get_config()}
+
+    def __setstate__(self, state):
+        other = AcousticPropagator.from_config(state["config"])
+        self.__dict__.update(other.__dict__)
+
+    @property
+    def nshots(self):
+        return self.survey.nshots
+
+    @property
+    def data_shape(self):
+        return self.survey.data_shape[1:]
+
+    # -- validation ------------------------------------------------------------------------
+    def check_shots(self, shots):
+        """Shot indices as int64 (n,); None means all shots."""
+        if shots is None:
+            return np.arange(self.nshots)
+        array = np.asarray(shots)
+        if array.dtype.kind not in "iu" and not (
+                array.dtype.kind == "f" and np.all(array == np.round(array))):
+            raise ValueError(f"shots must be whole-number shot indices; got {shots!r}")
+        array = np.atleast_1d(array).astype(np.int64)
+        if array.ndim != 1 or array.size == 0:
+            raise ValueError(f"shots must be a non-empty 1-D list of indices; got shape "
+                             f"{np.shape(shots)}")
+        bad = array[(array < 0) | (array >= self.nshots)]
+        if bad.size:
+            raise ValueError(f"shot index {int(bad[0])} is out of range: the survey has "
+                             f"{self.nshots} shots (0 to {self.nshots - 1})")
+        return array
+
+    def check_velocity(self, vp, n=None, name="velocity"):
+        """Velocity as float32, shape grid.shape or (n, *grid.shape), finite and > 0."""
+        vp = _as_float32(vp, name)
+        if vp.shape != self.grid.shape and vp.shape != (n, *self.grid.shape):
+            expected = f"{self.grid.shape}" + ("" if n is None else
+                                                f" or {(n, *self.grid.shape)}")
+            raise ValueError(f"{name} has shape {vp.shape}; expected {expected} (the grid "
+                             f"shape, or one model a shot)")
+        if not np.all(np.isfinite(vp)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if vp.min() <= 0:
+            raise ValueError(f"{name} must be positive (m/s); its minimum is {vp.min()}")
+        self._check_dispersion(vp)
+        return vp
+
+    def _check_dispersion(self, vp):
+        if self._fmax <= 0:
+            return
+        ppw = vp.min() / self._fmax / max(self.grid.spacing)
+        if ppw < 3:
+            warnings.warn(
+                f"only {ppw:.2f} grid points per minimum wavelength (vmin {vp.min():.0f} m/s, "
+                f"highest significant frequency {self._fmax:.1f} Hz, spacing "
+                f"{max(self.grid.spacing)} m): expect numerical dispersion; use at least 3, "
+                f"a finer grid or a lower frequency", stacklevel=3)
+
+    def check_data(self, data, n, name="data"):
+        data = _as_float32(data, name)
+        expected = (n, *self.data_shape)
+        if data.shape != expected:
+            raise ValueError(f"{name} has shape {data.shape}; expected {expected} "
+                             f"(shots, nt, nrec)")
+        if not np.all(np.isfinite(data)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return data
+
+    def check_wavelet(self, wavelet, shots):
+        """Source wavelets (n, nsrc, nt): the survey's, or ``wavelet`` broadcast to that."""
+        if wavelet is None:
+            return self.survey.wavelet[shots]
+        wavelet = _as_float32(wavelet, "wavelet")
+        expected = (len(shots), self.survey.nsrc, self.survey.nt)
+        if wavelet.ndim == 2 and wavelet.shape[0] == len(shots):
+            wavelet = wavelet[:, None, :]
+        try:
+            return np.broadcast_to(wavelet, expected)
+        except ValueError:
+            raise ValueError(f"wavelet has shape {wavelet.shape}; expected (nt,), (n, nt) or "
+                             f"(n, nsrc, nt) = {expected}") from None
+
+    def check_weights(self, weights, n):
+        weights = _as_float32(weights, "weights")
+        if weights.shape != (n, *self.grid.shape):
+            raise ValueError(f"weights has shape {weights.shape}; expected "
+                             f"{(n, *self.grid.shape)} (one source distribution a shot)")
+        if not np.all(np.isfinite(weights)):
+            raise ValueError("weights contains NaN or infinite values")
+        return weights
+
+    # -- time axis ---------------------------------------------------------------------
+    def time_steps(self, vp):
+        """Internal time axis for velocity ``vp``: ``(dt, k)`` with ``dt = survey.dt / k``
+        under the CFL limit, so survey samples fall on every ``k``-th internal step."""
+        vmax = float(np.max(vp))
+        eig = stencil_sum(self.space_order) * sum(1.0 / h**2 for h in self.grid.spacing)
+        dt_cfl = _COURANT * 2.0 / (vmax * math.sqrt(eig))
+        k = max(1, math.ceil(self.survey.dt / dt_cfl - 1e-9))
+        return self.survey.dt / k, k
+
+    def save_factor(self, dt):
+        if self.storage == "full" or self._fmax <= 0:
+            return 1
+        return max(1, int(1.0 / (_SAMPLES_PER_PERIOD * self._fmax * dt)))
+
+    # -- public operators (survey time axis, physical grid) --------------------------------
+    def forward(self, vp, shots=None, wavelet=None):
+        """Nonlinear modeling ``F(vp)``.
+
+        Args:
+            vp: velocity in m/s, ``grid.shape`` or one a shot ``(n, *grid.shape)``.
+            shots: shot indices (n,), default all.
+            wavelet: optional source wavelets replacing the survey's, ``(nt,)``, ``(n, nt)``
+                or ``(n, nsrc, nt)``.
+
+        Returns:
+            float32 data ``(n, nt, nrec)``.
+        """
+        data, _ = self.forward_with_state(vp, shots, wavelet=wavelet, keep=False)
+        return data
+
+    def forward_with_state(self, vp, shots=None, wavelet=None, weights=None, keep=True):
+        """Forward modeling that also keeps what the gradient needs.
+
+        With ``weights`` ``(n, *grid.shape)`` the source is extended: shot ``s`` fires
+        ``weights[s](x) * wavelet_s(t)`` (the first source's wavelet of the shot).
+
+        Returns:
+            ``(data, state)``: data ``(n, nt, nrec)`` and a :class:`ForwardState`
+            (None when ``keep=False``).
+        """
+        shots = self.check_shots(shots)
+        vp = self.check_velocity(vp, len(shots))
+        wavelet = self.check_wavelet(wavelet, shots)
+        if weights is not None:
+            weights = self.check_weights(weights, len(shots))
+        steps = self.time_steps(vp)
+        factor = self.save_factor(steps[0]) if keep else None
+        items = [(i, s, wavelet[i], None if weights is None else weights[i])
+                 for i, s in enumerate(shots)]
+        results = self.executor.map(_forward_task, (self, vp, steps, factor), items)
+        data = np.stack([r[0] for r in results])
+        state = ForwardState(vp, shots, steps, [r[1] for r in results], weights) \
+            if keep else None
+        return data, state
+
+    def gradient(self, state, residual, wavelet=False, reduce=True):
+        """Adjoint of the linearisation at a :class:`ForwardState`, applied to ``residual``.
+
+        Args:
+            state: from :meth:`forward_with_state`.
+            residual: ``(n, nt, nrec)``, e.g. the data residual.
+            wavelet: also return the gradient with respect to the source wavelets
+                (point sources) or the extended source weights.
+            reduce: sum the velocity gradient over shots (``grid.shape``); else one per
+                shot ``(n, *grid.shape)``.
+
+        Returns:
+            the velocity gradient (m/s)^-1 per unit of the residual product, and with
+            ``wavelet=True`` a tuple ``(velocity_gradient, source_gradient)``.
+        """
+        residual = self.check_data(residual, len(state.shots), "residual")
+        items = [(i, s, residual[i], state.stored[i])
+                 for i, s in enumerate(state.shots)]
+        source = "weights" if state.weights is not None else "wavelet" if wavelet else None
+        results = self.executor.map(_gradient_task, (self, state.vp, state.steps, source),
+                                    items)
+        grad = np.stack([r[0] for r in results])
+        if reduce:
+            grad = grad.sum(axis=0, dtype=np.float64).astype(np.float32)
+        if not wavelet:
+            return grad
+        return grad, np.stack([r[1] for r in results])
+
+    def born(self, vp0, dvp, shots=None):
+        """Linearised (Born) modeling ``J dvp`` = dF/dvp at ``vp0`` applied to ``dvp``.
+
+        Args:
+            vp0: background velocity in m/s, ``grid.shape`` or ``(n, *grid.shape)``.
+            dvp: velocity perturbation in m/s, ``grid.shape`` or ``(n, *grid.shape)``.
+
+        Returns:
+            float32 data ``(n, nt, nrec)``.
+        """
+        shots = self.check_shots(shots)
+        vp0 = self.check_velocity(vp0, len(shots), "background velocity")
+        dvp = _as_float32(dvp, "velocity perturbation")
+        if dvp.shape not in (self.grid.shape, (len(shots), *self.grid.shape)):
+            raise ValueError(f"velocity perturbation has shape {dvp.shape}; expected "
+                             f"{self.grid.shape} or {(len(shots), *self.grid.shape)}")
+        if not np.all(np.isfinite(dvp)):
+            raise ValueError("velocity perturbation contains NaN or infinite values")
+        steps = self.time_steps(vp0)
+        items = [(i, s) for i, s in enumerate(shots)]
+        results = self.executor.map(_born_task, (self, vp0, dvp, steps), items)
+        return np.stack(results)
+
+    def born_adjoint(self, vp0, data, shots=None, reduce=True):
+        """Adjoint Born (migration, the FWI gradient) ``J^T data``, summed over the shots.
+
+        ``born_adjoint(vp, forward(vp) - d)`` is the gradient of ``0.5||forward(vp) - d||^2``
+        with respect to vp.
+
+        Returns:
+            float32 ``grid.shape`` (or ``(n, *grid.shape)`` with ``reduce=False``).
+        """
+        shots = self.check_shots(shots)
+        data = self.check_data(data, len(shots))
+        _, state = self.forward_with_state(vp0, shots)
+        try:
+            return self.gradient(state, data, reduce=reduce)
+        finally:
+            state.release()
+
+    def extended_forward(self, vp, weights, shots=None):
+        """Extended-source modeling: shot ``s`` fires the distributed source
+        ``weights[s](x) * wavelet_s(t)`` (a density: amplitude per unit volume).
+
+        Args:
+            vp: velocity in m/s, ``grid.shape`` or ``(n, *grid.shape)``.
+            weights: ``(n, *grid.shape)``.
+
+        Returns:
+            float32 data ``(n, nt, nrec)``.
+        """
+        data, _ = self.forward_with_state(vp, shots, weights=_as_float32(weights, "weights"),
+                                          keep=False)
+        return data
+
+    def extended_adjoint(self, vp, data, shots=None):
+        """Adjoint of :meth:`extended_forward` with respect to the weights.
+
+        Returns:
+            float32 ``(n, *grid.shape)``.
+        """
+        shots = self.check_shots(shots)
+        vp = self.check_velocity(vp, len(shots))
+        data = self.check_data(data, len(shots))
+        steps = self.time_steps(vp)
+        items = [(i, s, data[i], None) for i, s in enumerate(shots)]
+        results = self.executor.map(_gradient_task, (self, vp, steps, "weights"), items)
+        return np.stack([r[1] for r in results])
+
+    # -- one shot (these run wherever the executor puts them) ----------------------------
+    def _slowness(self, vp, i):
+        v = vp if vp.ndim == self.grid.ndim else vp[i]
+        return self.padding.pad(1.0 / v.astype(np.float32) ** 2).astype(np.float32), v
+
+    def _point_source(self, wavelet, k):
+        """Right-hand side samples (N, nsrc) of the point sources of a shot: the wavelets
+        (nsrc, nt) resampled to the internal axis, divided by the cell volume (a delta)."""
+        return (upsample(wavelet.T, k) / self.grid.cell_volume).astype(np.float32)
+
+
+def _as_float32(value, name):
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}") \
+            from None
+    return array
+
+
+def upsample(x, k):
+    """Linear interpolation of samples ``x`` (nt, ...) onto ``k`` times finer steps,
+    ((nt - 1) k + 1, ...)."""
+    if k == 1:
+        return np.array(x)
+    frac = (np.arange(k) / k).reshape((1, k) + (1,) * (x.ndim - 1))
+    inner = (x[:-1, None] * (1 - frac) + x[1:, None] * frac).reshape((-1,) + x.shape[1:])
+    return np.concatenate([inner, x[-1:]])
+
+
+def upsample_adjoint(y, k):
+    """Exact adjoint of :func:`upsample`: ((nt - 1) k + 1, ...) -> (nt, ...)."""
+    if k == 1:
+        return np.array(y)
+    frac = (np.arange(k) / k).reshape((1, k) + (1,) * (y.ndim - 1))
+    blocks = y[:-1].reshape((-1, k) + y.shape[1:])
+    x = np.zeros(((len(y) - 1) // k + 1,) + y.shape[1:], dtype=np.float64)
+    x[:-1] += (blocks * (1 - frac)).sum(axis=1)
+    x[1:] += (blocks * frac).sum(axis=1)
+    x[-1] += y[-1]
+    return x
+
+
+def _forward_task(shared, item):
+    prop, vp, (dt, k), factor = shared
+    i, shot, wavelet, weights = item
+    m, _ = prop._slowness(vp, i)
+    rec = prop._rec_coords[shot]
+    if weights is None:
+        rhs = prop._point_source(wavelet, k)
+        data, stored = prop._solver.forward(m, prop._damp, dt, rec, prop._src_coords[shot],
+                                            rhs, save_factor=factor)
+    else:
+        padded = prop.padding.pad(weights, mode="constant")
+        data, stored = prop._solver.forward(m, prop._damp, dt, rec, weights=padded,
+                                            wavelet=upsample(wavelet[0], k),
+                                            save_factor=factor)
+    # Survey samples sit on every k-th internal step.
+    return data[::k], stored
+
+
+def _adjoint_data(residual, k):
+    """Adjoint of taking every k-th internal sample: (nt, nrec) -> (N, nrec)."""
+    out = np.zeros(((len(residual) - 1) * k + 1, residual.shape[1]), dtype=np.float32)
+    out[::k] = residual
+    return out
+
+
+def _gradient_task(shared, item):
+    """Velocity gradient (and, by ``source``, the wavelet or weights gradient) of a shot."""
+    prop, vp, (dt, k), source = shared
+    i, shot, residual, stored = item
+    m, v = prop._slowness(vp, i)
+    kwargs = {}
+    if source == "wavelet":
+        kwargs["src_coords"] = prop._src_coords[shot]
+    elif source == "weights":
+        kwargs["wavelet"] = upsample(prop.survey.wavelet[shot, 0], k)
+    out = prop._solver.adjoint(m, prop._damp, dt, prop._rec_coords[shot],
+                               _adjoint_data(residual, k), stored=stored, **kwargs)
+    grad = None
+    if stored is not None:
+        # dm = -2 dvp / vp^3, and the model's edge values fill the absorbing layer.
+        grad = (prop.padding.pad_adjoint(out["image"]) * (-2.0 / v.astype(np.float64) ** 3)
+                ).astype(np.float32)
+    if source == "wavelet":
+        return grad, (upsample_adjoint(out["sources"], k).T / prop.grid.cell_volume
+                      ).astype(np.float32)
+    if source == "weights":
+        return grad, prop.padding.crop(out["weights"]).astype(np.float32)
+    return grad, None
+
+
+def _born_task(shared, item):
+    prop, vp0, dvp, (dt, k) = shared
+    i, shot = item
+    m, v = prop._slowness(vp0, i)
+    dv = dvp if dvp.ndim == prop.grid.ndim else dvp[i]
+    dm = prop.padding.pad(-2.0 * dv / v.astype(np.float64) ** 3).astype(np.float32)
+    rhs = prop._point_source(prop.survey.wavelet[shot], k)
+    data = prop._solver.born(m, prop._damp, dt, prop._rec_coords[shot],
+                             prop._src_coords[shot], rhs, dm)
+    return data[::k]

@@ -1,0 +1,45 @@
+"""What is fired: source wavelets on the survey's time axis."""
+import numpy as np
+
+__all__ = ["ricker"]
+
+
+def ricker(f0, dt, nt, delay=None):
+    """Ricker (Mexican-hat) wavelet, zero phase about ``delay``.
+
+    Args:
+        f0: peak frequency in Hz (> 0).
+        dt: time sampling in seconds (> 0).
+        nt: number of samples (>= 1).
+        delay: time of the peak in seconds. Defaults to ``1.5 / f0`` so that the wavelet
+            starts from (nearly) zero.
+
+    Returns:
+        float32 array of shape ``(nt,)`` with unit peak amplitude.
+
+    Example:
+        >>> w = ricker(f0=10.0, dt=0.002, nt=751)
+        >>> int(w.argmax())
+        75
+    """
+    if not (np.isfinite(f0) and f0 > 0):
+        raise ValueError(f"ricker: peak frequency f0 must be a positive number of Hz; got {f0}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"ricker: dt must be a positive number of seconds; got {dt}")
+    if int(nt) != nt or nt < 1:
+        raise ValueError(f"ricker: nt must be a positive whole number of samples; got {nt}")
+    delay = 1.5 / f0 if delay is None else float(delay)
+    arg = (np.pi * f0 * (np.arange(int(nt)) * dt - delay)) ** 2
+    return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
+
+
+def highest_frequency(wavelet, dt, threshold=1e-3):
+    """Highest frequency in Hz at which the amplitude spectrum of ``wavelet`` (..., nt)
+    still reaches ``threshold`` times its peak; used to size grids and subsample storage."""
+    wavelet = np.asarray(wavelet, dtype=np.float64).reshape(-1, np.shape(wavelet)[-1])
+    nfft = 4 * wavelet.shape[-1]
+    spectrum = np.abs(np.fft.rfft(wavelet, n=nfft, axis=-1)).max(axis=0)
+    if spectrum.max() == 0:
+        return 0.0
+    significant = np.nonzero(spectrum >= threshold * spectrum.max())[0]
+    return float(np.fft.rfftfreq(nfft, dt)[significant[-1]])
