@@ -1,0 +1,291 @@
+"""The wave-equation core: exact adjoints, gradients, analytic solutions, caching, errors."""
+import warnings
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+import keras_seismic as ks
+from keras_seismic.physics import solver
+from analytic import green_2d, green_3d, ricker_function
+
+RNG = np.random.default_rng(1234)
+
+
+def small_problem(ndim=2, free_surface=False, storage="full", space_order=8, nshots=2,
+                  nsrc=1):
+    """A heterogeneous model on a small grid, with ``nshots`` shots of ``nsrc`` sources."""
+    shape = (40, 30) if ndim == 2 else (20, 18, 16)
+    grid = ks.Grid(shape, (10.0,) * ndim)
+    nt, dt = 201 if ndim == 2 else 121, 0.002
+    ext = grid.extent
+    src = np.array([[[ext[0] * (0.3 + 0.4 * s) + 13.0 * j] + [e / 2 for e in ext[1:-1]]
+                     + [25.0 + 5 * j] for j in range(nsrc)] for s in range(nshots)])
+    rec = np.array([[x] + [e / 3 for e in ext[1:-1]] + [15.0]
+                    for x in np.linspace(5.0, ext[0] - 5.0, 12)])
+    wavelet = np.stack([[ks.ricker(15.0 + j, dt, nt, delay=0.08) for j in range(nsrc)]
+                        for _ in range(nshots)])
+    survey = ks.Survey(src if nsrc > 1 else src[:, 0], rec, dt, nt, wavelet)
+    prop = ks.AcousticPropagator(grid, survey, space_order=space_order, absorbing_width=10,
+                                 free_surface=free_surface, storage=storage)
+    vp = 2000.0 + 600.0 * ndimage.gaussian_filter(RNG.random(shape), 2)
+    return prop, vp.astype(np.float32)
+
+
+def smooth_random(shape, scale=1.0):
+    return (scale * ndimage.gaussian_filter(RNG.standard_normal(shape), 1.5)).astype(
+        np.float32)
+
+
+def relative_mismatch(a, b):
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def dot(a, b):
+    return float(np.sum(np.asarray(a, np.float64) * np.asarray(b, np.float64)))
+
+
+CASES = [(2, False), (2, True), (3, False), (3, True)]
+
+
+@pytest.mark.parametrize("ndim,free_surface", CASES)
+def test_born_adjoint_dot_test(ndim, free_surface):
+    prop, vp = small_problem(ndim, free_surface)
+    dvp = smooth_random(prop.grid.shape, 30.0)
+    data = RNG.standard_normal((prop.nshots, *prop.data_shape)).astype(np.float32)
+    lhs = dot(prop.born(vp, dvp), data)
+    rhs = dot(dvp, prop.born_adjoint(vp, data))
+    assert relative_mismatch(lhs, rhs) < 1e-4, (lhs, rhs)
+
+
+@pytest.mark.parametrize("ndim,free_surface", CASES)
+def test_extended_source_dot_test(ndim, free_surface):
+    prop, vp = small_problem(ndim, free_surface)
+    weights = RNG.standard_normal((prop.nshots, *prop.grid.shape)).astype(np.float32)
+    data = RNG.standard_normal((prop.nshots, *prop.data_shape)).astype(np.float32)
+    lhs = dot(prop.extended_forward(vp, weights), data)
+    rhs = dot(weights, prop.extended_adjoint(vp, data))
+    assert relative_mismatch(lhs, rhs) < 1e-4, (lhs, rhs)
+
+
+@pytest.mark.parametrize("ndim,free_surface", CASES)
+def test_forward_adjoint_dot_test(ndim, free_surface):
+    """Forward modeling is linear in the wavelets; its adjoint is the wavelet gradient."""
+    prop, vp = small_problem(ndim, free_surface, nsrc=2)
+    wavelet = RNG.standard_normal((prop.nshots, 2, prop.survey.nt)).astype(np.float32)
+    data = RNG.standard_normal((prop.nshots, *prop.data_shape)).astype(np.float32)
+    _, state = prop.forward_with_state(vp)
+    _, wavelet_adjoint = prop.gradient(state, data, wavelet=True)
+    lhs = dot(prop.forward(vp, wavelet=wavelet), data)
+    rhs = dot(wavelet, wavelet_adjoint)
+    assert relative_mismatch(lhs, rhs) < 1e-4, (lhs, rhs)
+
+
+def misfit(prop, vp, observed):
+    return 0.5 * np.sum((prop.forward(vp).astype(np.float64) - observed) ** 2)
+
+
+@pytest.mark.parametrize("storage", ["full", "subsampled"])
+def test_taylor_gradient(storage):
+    prop, vp = small_problem(storage=storage)
+    true = vp.copy()
+    true[15:25, 10:20] += 150.0
+    observed = prop.forward(true)
+    residual = prop.forward(vp) - observed
+    grad = prop.born_adjoint(vp, residual)
+    dvp = smooth_random(vp.shape, 20.0)
+    f0 = misfit(prop, vp, observed)
+    first, second = [], []
+    for h in (0.25, 0.125, 0.0625):
+        fh = misfit(prop, vp + h * dvp, observed)
+        first.append(abs(fh - f0))
+        second.append(abs(fh - f0 - h * dot(grad, dvp)))
+    first, second = np.array(first), np.array(second)
+    # The first-order error falls as h, the second-order one as h^2.
+    assert np.all(np.isclose(first[:-1] / first[1:], 2.0, rtol=0.25)), first
+    assert np.all(second[:-1] / second[1:] > 3.5), second
+    assert np.all(second < first)
+
+
+def test_born_matches_finite_differences():
+    prop, vp = small_problem()
+    dvp = smooth_random(vp.shape, 10.0)
+    born = prop.born(vp, dvp)
+    fd = (prop.forward(vp + dvp).astype(np.float64) - prop.forward(vp - dvp)) / 2.0
+    assert np.linalg.norm(born - fd) / np.linalg.norm(fd) < 1e-2
+
+
+def test_subsampled_gradient_is_close_and_smaller():
+    full, vp = small_problem(storage="full")
+    sub, _ = small_problem(storage="subsampled")
+    true = vp.copy()
+    true[15:25, 10:20] += 150.0
+    residual = full.forward(vp) - full.forward(true)
+    g_full, g_sub = full.born_adjoint(vp, residual), sub.born_adjoint(vp, residual)
+    assert np.linalg.norm(g_full - g_sub) / np.linalg.norm(g_full) < 1e-2
+    _, state_full = full.forward_with_state(vp)
+    _, state_sub = sub.forward_with_state(vp)
+    factor = sub.save_factor(sub.time_steps(vp)[0])
+    assert factor >= 2
+    assert state_sub.nbytes * (factor - 0.5) < state_full.nbytes
+
+
+def _analytic_setup(ndim):
+    c, f0, h = 2000.0, 10.0, 10.0
+    n = 121 if ndim == 2 else 61
+    grid = ks.Grid((n,) * ndim, (h,) * ndim)
+    mid = (n // 2) * h
+    dt, duration = 0.001, 0.6 if ndim == 2 else 0.35
+    nt = int(round(duration / dt)) + 1
+    distances = np.array([150.0, 200.0, 250.0])
+    rec = [[mid + d] + [mid] * (ndim - 1) for d in distances]
+    survey = ks.Survey([[mid] * ndim], rec, dt, nt, ks.ricker(f0, dt, nt))
+    prop = ks.AcousticPropagator(grid, survey, space_order=8,
+                                 absorbing_width=30 if ndim == 2 else 20)
+    return prop, c, distances, ricker_function(f0, 1.5 / f0)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_constant_velocity_matches_analytic_solution(ndim):
+    """Absolute amplitudes: a point source is a true delta."""
+    prop, c, distances, wavelet = _analytic_setup(ndim)
+    data = prop.forward(np.full(prop.grid.shape, c, np.float32))[0]
+    green = green_2d if ndim == 2 else green_3d
+    for j, r in enumerate(distances):
+        reference = green(wavelet, r, c, prop.survey.time)
+        error = np.linalg.norm(data[:, j] - reference) / np.linalg.norm(reference)
+        assert error < 0.02, (r, error)
+
+
+def test_free_surface_matches_image_source_solution():
+    """With a free surface the field is the direct wave minus that of a mirror source."""
+    c, f0, h, n = 2000.0, 10.0, 10.0, 121
+    grid = ks.Grid((n, 81), (h, h))
+    dt, nt = 0.001, 601
+    src = [[600.0, 100.0]]
+    offsets = np.array([150.0, 250.0])
+    rec = [[600.0 + x, 50.0] for x in offsets] + [[600.0, 0.0]]
+    survey = ks.Survey(src, rec, dt, nt, ks.ricker(f0, dt, nt))
+    prop = ks.AcousticPropagator(grid, survey, space_order=8, absorbing_width=30,
+                                 free_surface=True)
+    data = prop.forward(np.full(grid.shape, c, np.float32))[0]
+    wavelet = ricker_function(f0, 1.5 / f0)
+    for j, x in enumerate(offsets):
+        direct, mirror = np.hypot(x, 50.0), np.hypot(x, 150.0)
+        reference = green_2d(wavelet, direct, c, survey.time) - \
+            green_2d(wavelet, mirror, c, survey.time)
+        error = np.linalg.norm(data[:, j] - reference) / np.linalg.norm(reference)
+        assert error < 0.02, (x, error)
+    # pressure-free surface (up to the interpolation weights of a point at z = 0)
+    assert np.abs(data[:, -1]).max() < 1e-4 * np.abs(data).max()
+
+
+def test_operators_are_built_once():
+    prop, vp = small_problem()
+    prop.forward(vp)
+    prop.born_adjoint(vp, np.ones((prop.nshots, *prop.data_shape), np.float32))
+    builds = solver.BUILDS.copy()
+    # Another grid size, number of steps, positions, velocity and number of receivers.
+    grid = ks.Grid((52, 37), (10.0, 10.0))
+    survey = ks.Survey([[100.0, 30.0]], [[x, 20.0] for x in range(10, 500, 35)], 0.0015,
+                       333, ks.ricker(12.0, 0.0015, 333))
+    other = ks.AcousticPropagator(grid, survey, space_order=8, absorbing_width=7,
+                                  storage="full")
+    vp2 = np.full(grid.shape, 2600.0, np.float32)
+    data = other.forward(vp2)
+    other.born_adjoint(vp2, data)
+    prop.forward(vp * 1.3)
+    assert solver.BUILDS == builds
+    assert np.abs(data).max() > 0
+
+
+@pytest.mark.parametrize("space_order", [2, 4, 12, 16])
+def test_space_orders_run_and_agree(space_order):
+    reference, vp = small_problem(space_order=8)
+    prop, _ = small_problem(space_order=space_order)
+    d, d8 = prop.forward(vp), reference.forward(vp)
+    assert np.all(np.isfinite(d))
+    tolerance = 0.3 if space_order == 2 else 0.05
+    assert np.linalg.norm(d - d8) / np.linalg.norm(d8) < tolerance
+
+
+def test_faster_velocity_stays_stable():
+    prop, vp = small_problem()
+    dt_slow, _ = prop.time_steps(vp)
+    fast = vp * 2.5
+    dt_fast, _ = prop.time_steps(fast)
+    assert dt_fast < dt_slow
+    data = prop.forward(fast)
+    assert np.all(np.isfinite(data)) and np.abs(data).max() < 1e3 * np.abs(
+        prop.forward(vp)).max()
+
+
+# -- bad input ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def prop_vp():
+    return small_problem()
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda vp: vp * np.nan, "NaN"),
+    (lambda vp: vp * np.inf, "infinite"),
+    (lambda vp: -vp, "positive"),
+    (lambda vp: vp * 0, "positive"),
+    (lambda vp: vp[:-1], "shape"),
+    (lambda vp: np.stack([vp] * 3), "shape"),
+])
+def test_bad_velocity(prop_vp, bad, match):
+    prop, vp = prop_vp
+    with pytest.raises(ValueError, match=match):
+        prop.forward(bad(vp))
+
+
+def test_bad_data_and_shots(prop_vp):
+    prop, vp = prop_vp
+    with pytest.raises(ValueError, match="shape"):
+        prop.born_adjoint(vp, np.zeros((2, 10, 12), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        prop.born_adjoint(vp, np.full((2, *prop.data_shape), np.nan, np.float32))
+    with pytest.raises(ValueError, match="out of range"):
+        prop.forward(vp, shots=[0, 2])
+    with pytest.raises(ValueError, match="out of range"):
+        prop.forward(vp, shots=-1)
+    with pytest.raises(ValueError, match="whole-number"):
+        prop.forward(vp, shots=[0.5])
+    with pytest.raises(ValueError, match="wavelet"):
+        prop.forward(vp, wavelet=np.zeros(7, np.float32))
+    with pytest.raises(TypeError, match="numeric"):
+        prop.forward("fast")
+
+
+def test_bad_configuration():
+    grid = ks.Grid((30, 20), (10.0, 10.0))
+    w = ks.ricker(10.0, 0.002, 100)
+    good = ks.Survey([[100.0, 20.0]], [[50.0, 10.0]], 0.002, 100, w)
+    with pytest.raises(ValueError, match="outside the grid"):
+        ks.AcousticPropagator(grid, ks.Survey([[400.0, 20.0]], [[50.0, 10.0]], 0.002, 100, w))
+    with pytest.raises(ValueError, match="outside the grid"):
+        ks.AcousticPropagator(grid, ks.Survey([[100.0, 20.0]], [[50.0, -1.0]], 0.002, 100, w))
+    for order in (3, 0, 18):
+        with pytest.raises(ValueError, match="space_order"):
+            ks.AcousticPropagator(grid, good, space_order=order)
+    with pytest.raises(ValueError, match="nt=100"):
+        ks.Survey([[100.0, 20.0]], [[50.0, 10.0]], 0.002, 100, w[:-1])
+    with pytest.raises(ValueError, match="storage"):
+        ks.AcousticPropagator(grid, good, storage="everything")
+    with pytest.raises(ValueError, match="3-D"):
+        ks.AcousticPropagator(ks.Grid((10, 10, 10), (10.0,) * 3), good)
+    with pytest.raises(ValueError, match="spacing"):
+        ks.Grid((30, 20), (10.0, -1.0))
+
+
+def test_too_few_points_per_wavelength_warns():
+    grid = ks.Grid((30, 20), (50.0, 50.0))
+    survey = ks.Survey([[500.0, 100.0]], [[300.0, 50.0]], 0.002, 100,
+                       ks.ricker(25.0, 0.002, 100))
+    prop = ks.AcousticPropagator(grid, survey, absorbing_width=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prop.forward(np.full(grid.shape, 1500.0, np.float32))
+    messages = [str(w.message) for w in caught if "wavelength" in str(w.message)]
+    assert messages and "1500" in messages[0] and "50.0 m" in messages[0]
