@@ -8,7 +8,8 @@ from .grid import Grid
 from .survey import Survey
 from .wavelets import ricker
 from .propagator import AcousticPropagator
-from . import distributed
+from . import constraints, datasets, distributed, io, layers, losses, models, ops, plotting
 
 __version__ = "0.1.0"
-__all__ = ["Grid", "Survey", "ricker", "AcousticPropagator", "distributed"]
+__all__ = ["Grid", "Survey", "ricker", "AcousticPropagator", "constraints", "datasets",
+           "distributed", "io", "layers", "losses", "models", "ops", "plotting"]

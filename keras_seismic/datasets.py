@@ -232,7 +232,7 @@ def _faulted_section(nx, nz, dx, dz, seed, nfaults):
     default_nfaults = int(rng.integers(1, 3))
     faults = []
     for lo, hi in ((0.15, 0.28), (0.33, 0.45)):
-        faults.append(dict(x_mid=rng.uniform(lo, hi) * lx,          # crossing at mid-depth
+        faults.append(dict(x_mid=rng.uniform(lo, hi) * lx,          # x at 55% of the depth
                            dip=np.deg2rad(rng.uniform(55.0, 70.0)),
                            side=rng.choice([-1.0, 1.0]),             # dips towards +x or -x
                            throw=max(rng.uniform(0.04, 0.08) * lz, 3.0 * dz)))

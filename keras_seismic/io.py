@@ -279,9 +279,9 @@ def write_shots(path, data, survey):
 
     text = _text_header([
         "keras_seismic shot records",
-        f"{nshots} shots x {nrec} receivers, {nt} samples, dt = {dt_us} us, {ndim}-D geometry",
-        "Samples: IEEE float32 (format 5). One trace per (shot, receiver), shot-major.",
-        "FieldRecord = shot (1-based), TraceNumber = receiver within the shot (1-based)",
+        f"{nshots} shots x {nrec} receivers, {nt} samples, dt {dt_us} us, {ndim}-D",
+        "IEEE float32 samples (format 5); one trace per (shot, receiver), shot-major",
+        "FieldRecord = shot (1-based), TraceNumber = receiver in the shot (1-based)",
         "SourceX/Y, GroupX/Y: metres x 1000, SourceGroupScalar = -1000",
         "SourceDepth = source depth, ReceiverGroupElevation = -receiver depth,",
         "  metres x 1000, ElevationScalar = -1000; depth z is positive downwards",
@@ -473,7 +473,8 @@ def _write_velocity_segy(path, vp, grid):
         "Sample interval = depth spacing dz in millimetres (0 if not whole mm)",
         "INLINE_3D = ix + 1, CROSSLINE_3D = iy + 1",
         "CDP_X/CDP_Y = column x/y in metres x 1000, SourceGroupScalar = -1000",
-        "ReceiverGroupElevation = -depth of the first sample x 1000, ElevationScalar = -1000",
+        "ReceiverGroupElevation = -(depth of the first sample) in metres x 1000,",
+        "  ElevationScalar = -1000",
     ])
     with _create_segy(path, nx * ny, nz, interval, text) as f:
         for i in range(nx * ny):

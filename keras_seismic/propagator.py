@@ -26,11 +26,12 @@ _STORAGE = ("subsampled", "full")
 
 
 class ForwardState:
-    """What a gradient needs from a forward run: the stored wavefield of each shot, and the
-    time axis and velocity it was run with. Free it with :meth:`release` (or drop it)."""
+    """What a gradient needs from a forward run: the stored wavefield of each shot and the
+    model, wavelets and sources it was run with. Free it with :meth:`release` (or drop
+    it)."""
 
-    def __init__(self, vp, shots, steps, stored, weights=None):
-        self.vp, self.shots, self.steps, self.stored = vp, shots, steps, stored
+    def __init__(self, model, shots, wavelet, stored, weights=None):
+        self.model, self.shots, self.wavelet, self.stored = model, shots, wavelet, stored
         self.weights = weights
 
     @property
@@ -267,13 +268,12 @@ class AcousticPropagator:
         wavelet = self.check_wavelet(wavelet, shots)
         if weights is not None:
             weights = self.check_weights(weights, len(shots))
-        steps = self.time_steps(vp)
-        factor = self.save_factor(steps[0]) if keep else None
+        model = _Model(self, vp)
         items = [(i, s, wavelet[i], None if weights is None else weights[i])
                  for i, s in enumerate(shots)]
-        results = self.executor.map(_forward_task, (self, vp, steps, factor), items)
+        results = self.executor.map(_forward_task, (model, keep), items)
         data = np.stack([r[0] for r in results])
-        state = ForwardState(vp, shots, steps, [r[1] for r in results], weights) \
+        state = ForwardState(model, shots, wavelet, [r[1] for r in results], weights) \
             if keep else None
         return data, state
 
@@ -293,11 +293,10 @@ class AcousticPropagator:
             ``wavelet=True`` a tuple ``(velocity_gradient, source_gradient)``.
         """
         residual = self.check_data(residual, len(state.shots), "residual")
-        items = [(i, s, residual[i], state.stored[i])
-                 for i, s in enumerate(state.shots)]
         source = "weights" if state.weights is not None else "wavelet" if wavelet else None
-        results = self.executor.map(_gradient_task, (self, state.vp, state.steps, source),
-                                    items)
+        items = [(i, s, residual[i], state.stored[i], state.wavelet[i])
+                 for i, s in enumerate(state.shots)]
+        results = self.executor.map(_gradient_task, (state.model, source), items)
         grad = np.stack([r[0] for r in results])
         if reduce:
             grad = grad.sum(axis=0, dtype=np.float64).astype(np.float32)
@@ -323,10 +322,8 @@ class AcousticPropagator:
                              f"{self.grid.shape} or {(len(shots), *self.grid.shape)}")
         if not np.all(np.isfinite(dvp)):
             raise ValueError("velocity perturbation contains NaN or infinite values")
-        steps = self.time_steps(vp0)
         items = [(i, s) for i, s in enumerate(shots)]
-        results = self.executor.map(_born_task, (self, vp0, dvp, steps), items)
-        return np.stack(results)
+        return np.stack(self.executor.map(_born_task, (_Model(self, vp0), dvp), items))
 
     def born_adjoint(self, vp0, data, shots=None, reduce=True):
         """Adjoint Born (migration, the FWI gradient) ``J^T data``, summed over the shots.
@@ -369,16 +366,12 @@ class AcousticPropagator:
         shots = self.check_shots(shots)
         vp = self.check_velocity(vp, len(shots))
         data = self.check_data(data, len(shots))
-        steps = self.time_steps(vp)
-        items = [(i, s, data[i], None) for i, s in enumerate(shots)]
-        results = self.executor.map(_gradient_task, (self, vp, steps, "weights"), items)
+        wavelet = self.survey.wavelet[shots]
+        items = [(i, s, data[i], None, wavelet[i]) for i, s in enumerate(shots)]
+        results = self.executor.map(_gradient_task, (_Model(self, vp), "weights"), items)
         return np.stack([r[1] for r in results])
 
     # -- one shot (these run wherever the executor puts them) ----------------------------
-    def _slowness(self, vp, i):
-        v = vp if vp.ndim == self.grid.ndim else vp[i]
-        return self.padding.pad(1.0 / v.astype(np.float32) ** 2).astype(np.float32), v
-
     def _point_source(self, wavelet, k):
         """Right-hand side samples (N, nsrc) of the point sources of a shot: the wavelets
         (nsrc, nt) resampled to the internal axis, divided by the cell volume (a delta)."""
@@ -417,10 +410,33 @@ def upsample_adjoint(y, k):
     return x
 
 
+class _Model:
+    """The velocity of one call, as the solver wants it: squared slowness on the padded
+    grid and the internal time axis of each shot. A velocity shared by all shots is padded
+    once (and sent to each worker once)."""
+
+    def __init__(self, prop, vp):
+        self.prop, self.vp = prop, vp
+        self.shared = vp.ndim == prop.grid.ndim
+        self._padded = self._pad(vp) if self.shared else None
+
+    def _pad(self, v):
+        return self.prop.padding.pad(1.0 / v.astype(np.float32) ** 2).astype(np.float32)
+
+    def shot(self, i):
+        """``(m, vp, (dt, k))`` of the i-th shot of the call. Each shot's time step comes
+        from its own velocity, so a sample never depends on the rest of its batch."""
+        v = self.vp if self.shared else self.vp[i]
+        m = self._padded if self.shared else self._pad(v)
+        return m, v, self.prop.time_steps(v)
+
+
 def _forward_task(shared, item):
-    prop, vp, (dt, k), factor = shared
+    model, keep = shared
     i, shot, wavelet, weights = item
-    m, _ = prop._slowness(vp, i)
+    prop = model.prop
+    m, _, (dt, k) = model.shot(i)
+    factor = prop.save_factor(dt) if keep else None
     rec = prop._rec_coords[shot]
     if weights is None:
         rhs = prop._point_source(wavelet, k)
@@ -444,14 +460,15 @@ def _adjoint_data(residual, k):
 
 def _gradient_task(shared, item):
     """Velocity gradient (and, by ``source``, the wavelet or weights gradient) of a shot."""
-    prop, vp, (dt, k), source = shared
-    i, shot, residual, stored = item
-    m, v = prop._slowness(vp, i)
+    model, source = shared
+    i, shot, residual, stored, wavelet = item
+    prop = model.prop
+    m, v, (dt, k) = model.shot(i)
     kwargs = {}
     if source == "wavelet":
         kwargs["src_coords"] = prop._src_coords[shot]
     elif source == "weights":
-        kwargs["wavelet"] = upsample(prop.survey.wavelet[shot, 0], k)
+        kwargs["wavelet"] = upsample(wavelet[0], k)
     out = prop._solver.adjoint(m, prop._damp, dt, prop._rec_coords[shot],
                                _adjoint_data(residual, k), stored=stored, **kwargs)
     grad = None
@@ -468,9 +485,10 @@ def _gradient_task(shared, item):
 
 
 def _born_task(shared, item):
-    prop, vp0, dvp, (dt, k) = shared
+    model, dvp = shared
     i, shot = item
-    m, v = prop._slowness(vp0, i)
+    prop = model.prop
+    m, v, (dt, k) = model.shot(i)
     dv = dvp if dvp.ndim == prop.grid.ndim else dvp[i]
     dm = prop.padding.pad(-2.0 * dv / v.astype(np.float64) ** 3).astype(np.float32)
     rhs = prop._point_source(prop.survey.wavelet[shot], k)

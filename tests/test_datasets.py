@@ -68,8 +68,8 @@ def test_camembert_3d_sphere_default_radius():
     grid, vp = datasets.camembert(shape=(21, 21, 21), background=2000.0, inclusion=2200.0)
     radius_cells = 0.25 * 20
     assert vp.shape == (21, 21, 21)
-    volume = np.sum(vp == 2200.0)
-    assert abs(volume - 4 / 3 * np.pi * radius_cells ** 3) < 0.15 * 4 / 3 * np.pi * radius_cells ** 3
+    sphere = 4 / 3 * np.pi * radius_cells ** 3
+    assert abs(np.sum(vp == 2200.0) - sphere) < 0.15 * sphere
     assert vp[10, 10, 10] == 2200.0 and vp[10, 10, 0] == 2000.0
 
 

@@ -1,0 +1,472 @@
+"""Speed and memory of keras_seismic's AcousticPropagator on one 2-D shot, against Devito.
+
+The problem: 401 x 201 cells at 10 m, space order 8, 40 absorbing cells on each side, 1.5 s of
+data at dt = 2 ms (nt = 751), a 10 Hz Ricker wavelet, one source at (2000 m, 20 m), 401
+receivers at 20 m depth (one every grid point in x), and a float32 velocity that grows
+linearly with depth from 1500 to 3500 m/s. ``--small`` runs a 101 x 51 version for smoke runs.
+
+Rows (one shot each):
+
+* ``forward``        ``prop.forward(vp)``;
+* ``gradient``       ``prop.born_adjoint(vp, residual)``: forward with the wavefield stored
+                     every few steps (default ``storage="subsampled"``), then the adjoint;
+* ``gradient full``  the same with ``storage="full"`` (every internal step stored);
+* ``bare Devito``    a forward operator written here with Devito's own API on the same padded
+                     grid, internal ``dt`` and number of steps (from ``prop.time_steps``);
+                     built once, and only ``Operator.apply`` is timed.
+
+Each row runs in a fresh Python process with a fresh Devito compilation cache, so that its
+first call really compiles and its memory is not mixed with the other rows'. The row does
+one warm-up call (reported as "first call": code generation + C compilation + run + first
+allocation) and then ``--repeat`` timed calls; the table shows their median. For each row:
+
+* Mpts/s: grid-point updates per second = padded points x internal steps x wave solves / time
+  (a gradient is two solves, forward and adjoint);
+* in apply / in C: the share of the time spent inside ``devito.Operator.apply`` (Devito's
+  Python argument handling + the compiled kernel) and inside the compiled kernel alone (the
+  sum of the sections of Devito's performance summary). The rest is keras_seismic's Python
+  work: validation, padding, resampling, buffer set-up and copies;
+* peak memory: the high-water mark of the process's resident set size (RSS) during a call
+  minus its RSS just before it, in MiB, for the first call and for the worst timed call.
+
+Usage: ``python benchmarks/benchmark.py [--repeat N] [--small]``
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+# Devito reads these when it is imported (keras_seismic sets the same defaults).
+os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
+os.environ.setdefault("DEVITO_LOGGING", "WARNING")
+
+import numpy as np  # noqa: E402
+
+ROWS = ("forward", "gradient", "gradient full", "bare Devito")
+PROBLEMS = {
+    "full": dict(shape=(401, 201), source=(2000.0, 20.0)),
+    "small": dict(shape=(101, 51), source=(500.0, 20.0)),
+}
+COMMON = dict(spacing=10.0, space_order=8, absorbing=40, dt=0.002, nt=751, f0=10.0,
+              rec_depth=20.0, vmin=1500.0, vmax=3500.0)
+
+
+# -- the problem -----------------------------------------------------------------------------
+def make_problem(size, storage="subsampled"):
+    """``(prop, vp)`` of the benchmark problem."""
+    import keras_seismic as ks
+
+    cfg = dict(COMMON, **PROBLEMS[size])
+    nx, nz = cfg["shape"]
+    h = cfg["spacing"]
+    grid = ks.Grid(shape=(nx, nz), spacing=(h, h))
+    receivers = np.stack([np.arange(nx) * h, np.full(nx, cfg["rec_depth"])], axis=1)
+    wavelet = ks.ricker(cfg["f0"], cfg["dt"], cfg["nt"])
+    survey = ks.Survey([cfg["source"]], receivers, cfg["dt"], cfg["nt"], wavelet)
+    prop = ks.AcousticPropagator(grid, survey, space_order=cfg["space_order"],
+                                 absorbing_width=cfg["absorbing"], storage=storage)
+    depth_profile = np.linspace(cfg["vmin"], cfg["vmax"], nz, dtype=np.float32)
+    vp = np.ascontiguousarray(np.broadcast_to(depth_profile, (nx, nz)))
+    return prop, vp
+
+
+def internal_axis(prop, vp):
+    """``(dt, steps)`` of the propagator's internal time axis for ``vp``."""
+    dt, k = prop.time_steps(vp)
+    return dt, (prop.survey.nt - 1) * k + 1
+
+
+# -- memory ------------------------------------------------------------------------------------
+def _status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def rss_bytes():
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss
+    except ImportError:
+        return _status_kib("VmRSS") * 1024
+
+
+def _reset_high_water_mark():
+    """Reset VmHWM to the current RSS (Linux: write 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakRSS:
+    """Peak RSS during a ``with`` block minus the RSS at its start (``.mib``). Uses the
+    kernel's high-water mark, reset at entry; where that cannot be reset, samples the RSS
+    every 2 ms from a thread."""
+
+    method = None
+
+    def __enter__(self):
+        self.start = rss_bytes()
+        self._sampler = None
+        if _reset_high_water_mark():
+            PeakRSS.method = "VmHWM (reset through /proc/self/clear_refs)"
+        else:
+            PeakRSS.method = "RSS sampled every 2 ms"
+            self._peak, self._stop = self.start, threading.Event()
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self._peak = max(self._peak, rss_bytes())
+
+    def __exit__(self, *exc):
+        if self._sampler is None:
+            peak = _status_kib("VmHWM") * 1024
+        else:
+            self._stop.set()
+            self._sampler.join()
+            peak = max(self._peak, rss_bytes())
+        self.mib = max(peak - self.start, 0) / 2**20
+
+
+# -- time inside Devito ------------------------------------------------------------------------
+class ApplyClock:
+    """Wraps ``devito.Operator.apply`` to add up the wall time spent in it (``.apply``) and
+    the time its compiled kernel reports (``.kernel``)."""
+
+    def __init__(self):
+        from devito import Operator
+        self.apply = self.kernel = 0.0
+        original, clock = Operator.apply, self
+
+        def timed_apply(op, **kwargs):
+            start = time.perf_counter()
+            summary = original(op, **kwargs)
+            clock.apply += time.perf_counter() - start
+            clock.kernel += sum(entry.time for entry in summary.values())
+            return summary
+
+        Operator.apply = timed_apply
+
+    def reset(self):
+        self.apply = self.kernel = 0.0
+
+
+# -- the rows ------------------------------------------------------------------------------
+def keras_seismic_row(name, size):
+    """``(run, solves, prop, vp)``: a call of the propagator for row ``name``."""
+    storage = "full" if name == "gradient full" else "subsampled"
+    prop, vp = make_problem(size, storage)
+    if name == "forward":
+        return (lambda: prop.forward(vp)), 1, prop, vp
+    rng = np.random.default_rng(0)
+    residual = rng.standard_normal((1, *prop.data_shape)).astype(np.float32)
+    return (lambda: prop.born_adjoint(vp, residual)), 2, prop, vp
+
+
+def bare_devito_forward(prop, vp):
+    """A plain Devito forward operator on the propagator's padded grid and time axis.
+
+    Returns ``(op, fields, dt, steps)``; run it with ``op.apply(time_m=0,
+    time_M=steps - 1, dt=dt)`` after zeroing ``fields["u"]``."""
+    from devito import (Function, Grid, Operator, SparseTimeFunction, TimeFunction, Eq,
+                        solve)
+
+    pad, h, so = prop.padding, prop.grid.spacing, prop.space_order
+    dt, steps = internal_axis(prop, vp)
+    shape = pad.padded_shape
+    origin = tuple(-lo * hh for lo, hh in zip(pad.lower, h))
+    grid = Grid(shape=shape, extent=tuple((n - 1) * hh for n, hh in zip(shape, h)),
+                origin=origin, dtype=np.float32)
+
+    m = Function(name="m", grid=grid, space_order=so)
+    m.data[:] = np.pad(1.0 / vp**2, list(zip(pad.lower, pad.upper)), mode="edge")
+    damp = Function(name="damp", grid=grid, space_order=so)
+    damp.data[:] = pad.damping(h)  # the propagator's absorbing profile, for equal physics
+    u = TimeFunction(name="u", grid=grid, time_order=2, space_order=so)
+
+    survey = prop.survey
+    src = SparseTimeFunction(name="src", grid=grid, npoint=1, nt=steps,
+                             coordinates=survey.sources[0])
+    fine_t = np.arange(steps) * dt
+    coarse_t = np.arange(survey.nt) * survey.dt
+    src.data[:, 0] = np.interp(fine_t, coarse_t, survey.wavelet[0, 0]) / np.prod(h)
+    rec = SparseTimeFunction(name="rec", grid=grid, npoint=survey.nrec, nt=steps,
+                             coordinates=survey.receivers[0])
+
+    pde = m * u.dt2 - u.laplace + damp * u.dtc
+    stencil = Eq(u.forward, solve(pde, u.forward))
+    # The source term q enters the update as q * dt^2 / m (no damping at the source).
+    inject = src.inject(field=u.forward, expr=src * grid.stepping_dim.spacing**2 / m)
+    record = rec.interpolate(expr=u)
+    op = Operator([stencil] + inject + record, name="bare_forward")
+    return op, dict(u=u, rec=rec), dt, steps
+
+
+def bare_devito_row(size):
+    """``(run, solves, prop, vp, build)``: ``build()`` makes the operator (timed as part of
+    the first call), ``run()`` zeroes the field (untimed) and applies it."""
+    prop, vp = make_problem(size)
+    state = {}
+
+    def build():
+        state["op"], state["fields"], state["dt"], state["steps"] = \
+            bare_devito_forward(prop, vp)
+
+    def prepare():
+        state["fields"]["u"].data_with_halo[:] = 0.0
+
+    def run():
+        state["op"].apply(time_m=0, time_M=state["steps"] - 1, dt=state["dt"])
+
+    return run, prepare, build, prop, vp, state
+
+
+def measure(run, repeat, clock, prepare=None, build=None):
+    """Warm-up (``build`` + first ``run``) then ``repeat`` timed runs: a dict of times,
+    time shares inside Devito and peak memory."""
+    prepare = prepare or (lambda: None)
+    with PeakRSS() as first_mem:
+        start = time.perf_counter()
+        if build:
+            build()
+        prepare()
+        run()
+        first = time.perf_counter() - start
+    times, peaks, clock_apply, clock_kernel = [], [], [], []
+    for _ in range(repeat):
+        prepare()
+        clock.reset()
+        with PeakRSS() as mem:
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        peaks.append(mem.mib)
+        clock_apply.append(clock.apply / times[-1])
+        clock_kernel.append(clock.kernel / times[-1])
+    return dict(first=first, median=statistics.median(times), times=times,
+                in_apply=statistics.median(clock_apply),
+                in_kernel=statistics.median(clock_kernel),
+                mem_first=first_mem.mib, mem_steady=max(peaks),
+                mem_method=PeakRSS.method)
+
+
+def run_row(name, size, repeat):
+    """Everything about one row, as a JSON-able dict (runs in its own process)."""
+    import keras_seismic  # noqa: F401  (sets Devito's environment before devito loads)
+    clock = ApplyClock()
+    extra = {}
+    if name == "bare Devito":
+        run, prepare, build, prop, vp, state = bare_devito_row(size)
+        result = measure(run, repeat, clock, prepare, build)
+        solves = 1
+        # Sanity check: the same physics as the propagator, so the same data.
+        k = prop.time_steps(vp)[1]
+        ours = prop.forward(vp)[0]
+        theirs = state["fields"]["rec"].data[::k]
+        extra["data_rel_diff"] = float(np.abs(ours - theirs).max() / np.abs(ours).max())
+    else:
+        run, solves, prop, vp = keras_seismic_row(name, size)
+        result = measure(run, repeat, clock)
+        if name != "forward":
+            dt, steps = internal_axis(prop, vp)
+            factor = prop.save_factor(dt)
+            nsave = (steps // factor) + 1
+            extra["stored_mib"] = nsave * np.prod(prop.padding.padded_shape) * 4 / 2**20
+            extra["save_factor"] = factor
+    dt, steps = internal_axis(prop, vp)
+    points = int(np.prod(prop.padding.padded_shape))
+    result.update(extra, solves=solves, points=points, steps=steps, dt=dt,
+                  shape=prop.padding.padded_shape,
+                  mpts=points * steps * solves / result["median"] / 1e6)
+    return result
+
+
+# -- the parent: one process a row, then the table ----------------------------------------
+def machine_busy_seconds():
+    """CPU seconds the whole machine has spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_in_subprocess(name, size, repeat):
+    """Run one row in a fresh interpreter with an empty Devito cache; its result dict, with
+    ``others``: the share of the machine's CPU that other processes used meanwhile."""
+    cache = tempfile.mkdtemp(prefix="ks-bench-")
+    env = dict(os.environ, TMPDIR=cache)
+    cmd = [sys.executable, os.path.abspath(__file__), "--row", name, "--repeat",
+           str(repeat)] + (["--small"] if size == "small" else [])
+    busy0, ours0, wall0 = machine_busy_seconds(), children_cpu_seconds(), time.time()
+    try:
+        out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    busy1, ours1, wall1 = machine_busy_seconds(), children_cpu_seconds(), time.time()
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    result = json.loads(lines[-1][len("RESULT "):])
+    if busy0 is not None:
+        others = (busy1 - busy0) - (ours1 - ours0)
+        result["others"] = max(others, 0.0) / ((wall1 - wall0) * (os.cpu_count() or 1))
+    return result
+
+
+def machine_header(size, repeat):
+    import devito
+    from devito import configuration
+
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    omp = os.environ.get("OMP_NUM_THREADS")
+    compiler = configuration["compiler"]
+    cfg = dict(COMMON, **PROBLEMS[size])
+    load = os.getloadavg()
+    busy = load[0] > 0.5 * (os.cpu_count() or 1)
+    return "\n".join([
+        f"keras_seismic benchmark ({size}): {cfg['shape'][0]}x{cfg['shape'][1]} cells at "
+        f"{cfg['spacing']:g} m, space order {cfg['space_order']}, {cfg['absorbing']} "
+        f"absorbing cells, nt={cfg['nt']} at dt={cfg['dt'] * 1e3:g} ms, {cfg['f0']:g} Hz "
+        f"Ricker, vp {cfg['vmin']:g}-{cfg['vmax']:g} m/s, 1 shot",
+        f"machine: nproc={os.cpu_count()}, CPU {cpu}, OMP_NUM_THREADS="
+        f"{omp if omp else 'unset (keras_seismic sets it to nproc)'}, load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        + ("  << BUSY: other jobs slow OpenMP kernels down; timings are unreliable" if busy
+           else ""),
+        f"devito {devito.__version__}, language {configuration['language']}, compiler "
+        f"{compiler.cc} {compiler.version}, platform {configuration['platform']}",
+        f"timing: median of {repeat} calls after one warm-up call; each row in a fresh "
+        f"process with an empty Devito cache",
+    ])
+
+
+def format_table(results):
+    head = (f"{'row':<14} {'first call':>10} {'median':>8} {'solves':>6} {'Mpts/s':>8} "
+            f"{'in apply':>8} {'in C':>6} {'peak MiB':>9} {'peak MiB':>9} {'others':>6}")
+    sub = f"{'':<14} {'s':>10} {'s':>8} {'':>6} {'':>8} {'':>8} {'':>6} " \
+          f"{'1st call':>9} {'timed':>9} {'CPU':>6}"
+    lines = [head, sub, "-" * len(head)]
+    for name, r in results.items():
+        if "error" in r:
+            lines.append(f"{name:<14} FAILED: {r['error'][:200]}")
+            continue
+        others = f"{r['others']:.0%}" if "others" in r else "n/a"
+        lines.append(
+            f"{name:<14} {r['first']:>10.2f} {r['median']:>8.3f} {r['solves']:>6d} "
+            f"{r['mpts']:>8.0f} {r['in_apply']:>8.1%} {r['in_kernel']:>6.1%} "
+            f"{r['mem_first']:>9.1f} {r['mem_steady']:>9.1f} {others:>6}")
+    return "\n".join(lines)
+
+
+def format_notes(results):
+    results = {name: r for name, r in results.items() if "error" not in r}
+    if not results:
+        return "no row ran"
+    some = next(iter(results.values()))
+    notes = [
+        f"padded grid {some['shape'][0]}x{some['shape'][1]} = {some['points']} points, "
+        f"internal dt {some['dt'] * 1e3:.4g} ms, {some['steps']} steps; "
+        f"Mpts/s = points x steps x solves / median",
+        f"peak MiB: resident-set high-water mark during a call minus the RSS just before it; "
+        f"method: {some['mem_method']}",
+        "others CPU: share of the machine's CPU used by other processes while the row ran "
+        "(anything above a few % makes OpenMP timings unreliable)",
+    ]
+    for name in ("gradient", "gradient full"):
+        if name in results:
+            r = results[name]
+            notes.append(f"{name}: wavefield stored every {r['save_factor']} step(s), "
+                         f"{r['stored_mib']:.1f} MiB")
+    if "bare Devito" in results:
+        notes.append(f"bare Devito vs propagator forward data: max relative difference "
+                     f"{results['bare Devito']['data_rel_diff']:.1e}")
+    return "\n".join(notes)
+
+
+def format_ratios(results):
+    results = {name: r for name, r in results.items() if "error" not in r}
+
+    def ratio(a, b):
+        return results[a]["median"] / results[b]["median"]
+
+    rows = [("propagator forward / bare Devito forward", "forward", "bare Devito", 1.1),
+            ("gradient / forward", "gradient", "forward", 2.5),
+            ("full-storage gradient / forward", "gradient full", "forward", None)]
+    lines = []
+    for label, a, b, target in rows:
+        if a in results and b in results:
+            value = ratio(a, b)
+            verdict = "" if target is None else \
+                f"  (target <= {target}: {'met' if value <= target else 'MISSED'})"
+            lines.append(f"{label:<42} {value:5.2f}{verdict}")
+        else:
+            lines.append(f"{label:<42}   n/a  (a row failed)")
+    others = max((r.get("others", 0.0) for r in results.values()), default=0.0)
+    if others > 0.05:
+        lines.append(f"WARNING: other processes used up to {others:.0%} of the CPU during "
+                     f"the rows; rerun on an idle machine before trusting these numbers")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls a row (default 3)")
+    parser.add_argument("--small", action="store_true", help="quick 101x51 variant")
+    parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # internal
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    size = "small" if args.small else "full"
+
+    if args.row:  # child process: one row, result (or its error) on stdout
+        try:
+            result = run_row(args.row, size, args.repeat)
+        except Exception as error:  # a failing row must not hide the others
+            traceback.print_exc()
+            result = {"error": f"{type(error).__name__}: {error}"}
+        print("RESULT " + json.dumps(result), flush=True)
+        return
+
+    print(machine_header(size, args.repeat), flush=True)
+    results = {}
+    for name in ROWS:
+        print(f"  running {name} ...", file=sys.stderr, flush=True)
+        results[name] = run_in_subprocess(name, size, args.repeat)
+    print()
+    print(format_table(results))
+    print()
+    print(format_notes(results))
+    print()
+    print(format_ratios(results))
+
+
+if __name__ == "__main__":
+    main()

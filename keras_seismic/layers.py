@@ -1,0 +1,363 @@
+"""Keras layers for the wave equation.
+
+Each layer wraps one op of :mod:`keras_seismic.ops`: the forward pass is a PDE solve and
+the backward pass its adjoint. The leading axis of every input is the batch, and the
+integer ``shots`` input says which survey shot each sample models. Fields (velocity,
+images, weights) are ``(batch, *grid.shape)`` and data ``(batch, nt, nrec)``; either may
+carry a trailing channel axis of size 1 (as Conv2D layers like), and the output then has
+one too. Layers compute in float32 whatever the dtype policy.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.eager import record
+
+from . import ops
+from .propagator import AcousticPropagator
+
+__all__ = ["Modeling", "Born", "Migration", "ExtendedSourceModeling",
+           "ExtendedSourceAdjoint", "VelocityModel", "check_backend"]
+
+_register = keras.saving.register_keras_serializable(package="keras_seismic")
+
+
+def check_backend():
+    """Raise a clear error unless Keras runs on TensorFlow, the only supported backend."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"keras_seismic layers need the TensorFlow backend, but Keras is using "
+            f"{backend!r}. Set KERAS_BACKEND=tensorflow before importing keras.")
+
+
+def _propagator(prop):
+    if isinstance(prop, dict):
+        return AcousticPropagator.from_config(prop)
+    if not isinstance(prop, AcousticPropagator):
+        raise TypeError(f"expected an AcousticPropagator; got {type(prop).__name__}")
+    return prop
+
+
+class _WaveLayer(keras.layers.Layer):
+    """What the wave-equation layers share: the propagator, float32 compute, no XLA (a
+    py_function cannot be compiled), shape checks and the optional channel axis."""
+
+    def __init__(self, propagator, **kwargs):
+        check_backend()
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.propagator = _propagator(propagator)
+        self.supports_jit = False
+
+    @property
+    def _field_shape(self):
+        return self.propagator.grid.shape
+
+    @property
+    def _data_shape(self):
+        return self.propagator.data_shape
+
+    def _strip(self, x, expected, name):
+        """``x`` without its channel axis, and whether it had one; checks the shape."""
+        try:
+            x = tf.cast(x, tf.float32)
+        except (TypeError, ValueError, tf.errors.UnimplementedError) as err:
+            raise ValueError(f"{self.name}: {name} cannot be cast to float32: {err}") from err
+        shape = tuple(x.shape[1:])
+        channel = len(shape) == len(expected) + 1 and shape[-1] == 1
+        if channel:
+            shape = shape[:-1]
+        if len(shape) != len(expected) or any(
+                s is not None and s != e for s, e in zip(shape, expected)):
+            raise ValueError(f"{self.name}: {name} has shape {tuple(x.shape)}; expected "
+                             f"(batch, *{expected}) with an optional trailing channel axis "
+                             f"of size 1")
+        return (x[..., 0] if channel else x), channel
+
+    def _shots(self, shots, batch):
+        shots = tf.convert_to_tensor(shots)
+        if shots.dtype.is_floating:
+            shots = tf.cast(tf.round(shots), tf.int64)
+        elif not shots.dtype.is_integer:
+            raise ValueError(f"{self.name}: shots must be integer shot indices; got dtype "
+                             f"{shots.dtype}")
+        shots = tf.reshape(tf.cast(shots, tf.int64), [-1])
+        if tf.executing_eagerly():
+            values = shots.numpy()
+            if values.size and (values.min() < 0 or values.max() >= self.propagator.nshots):
+                raise ValueError(f"{self.name}: shot index out of range: got "
+                                 f"{values.tolist()}, the survey has "
+                                 f"{self.propagator.nshots} shots")
+            if batch is not None and values.size != batch:
+                raise ValueError(f"{self.name}: {values.size} shot indices for a batch of "
+                                 f"{batch}")
+            return shots
+        message = f"{self.name}: shot index out of range [0, {self.propagator.nshots})"
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(shots, message=message),
+                tf.debugging.assert_less(shots, tf.constant(self.propagator.nshots, tf.int64),
+                                         message=message)]):
+            return tf.identity(shots)
+
+    @staticmethod
+    def _restore(y, channel):
+        return y[..., None] if channel else y
+
+    @staticmethod
+    def _keep(training):
+        """Store forward wavefields only when a gradient may follow: while training, or
+        when called eagerly under a recording gradient tape."""
+        if training is not None:
+            return bool(training)
+        return tf.executing_eagerly() and record.could_possibly_record()
+
+    def get_config(self):
+        config = super().get_config()
+        config["propagator"] = self.propagator.get_config()
+        return config
+
+
+@_register
+class Modeling(_WaveLayer):
+    """Nonlinear wave-equation modeling: velocity -> shot data.
+
+    Gradients flow to the velocity (the FWI gradient, an adjoint solve) and, if given, to
+    the source wavelets (source estimation).
+
+    Args:
+        propagator: an :class:`~keras_seismic.AcousticPropagator`.
+
+    Call args:
+        inputs: ``[vp, shots]`` or ``[vp, shots, wavelet]``: velocity (m/s)
+            ``(batch, *grid.shape[, 1])``, shot indices ``(batch,)`` and wavelets
+            ``(batch, nsrc, nt)``.
+        training: store the forward wavefield for the gradient (default: when eager).
+
+    Returns:
+        data ``(batch, nt, nrec[, 1])``.
+
+    Example:
+        >>> vp = ks.layers.VelocityModel(initial_vp)(shots)
+        >>> data = ks.layers.Modeling(prop)([vp, shots])
+    """
+
+    def call(self, inputs, training=None):
+        vp, shots, *wavelet = inputs
+        vp, channel = self._strip(vp, self._field_shape, "velocity")
+        shots = self._shots(shots, vp.shape[0])
+        if wavelet:
+            wavelet = tf.cast(wavelet[0], tf.float32)
+            expected = (self.propagator.survey.nsrc, self.propagator.survey.nt)
+            if tuple(wavelet.shape[1:]) != expected:
+                raise ValueError(f"{self.name}: wavelet has shape {tuple(wavelet.shape)}; "
+                                 f"expected (batch, *{expected})")
+            data = ops.modeling(self.propagator, vp, shots, wavelet, self._keep(training))
+        else:
+            data = ops.modeling(self.propagator, vp, shots, keep=self._keep(training))
+        return self._restore(data, channel)
+
+    def compute_output_shape(self, input_shape):
+        vp_shape = tuple(input_shape[0])
+        channel = len(vp_shape) == len(self._field_shape) + 2
+        return (vp_shape[0], *self._data_shape) + ((1,) if channel else ())
+
+
+class _FixedBackground(_WaveLayer):
+    """A layer linearised about a fixed background velocity ``vp0``, kept as a
+    non-trainable weight (saved with the model's weights, not in its config)."""
+
+    def __init__(self, propagator, vp0=None, **kwargs):
+        super().__init__(propagator, **kwargs)
+        if vp0 is not None:
+            vp0 = self.propagator.check_velocity(vp0, name="background velocity")
+        self._initial_vp0 = vp0
+
+    def build(self, input_shape=None):
+        init = "zeros" if self._initial_vp0 is None else \
+            keras.initializers.Constant(self._initial_vp0)
+        self.vp0 = self.add_weight(name="vp0", shape=self._field_shape, initializer=init,
+                                   trainable=False)
+        self.built = True
+
+
+@_register
+class Born(_FixedBackground):
+    """Linearised (Born) modeling about a background ``vp0``: velocity perturbation ->
+    data. Its gradient is migration.
+
+    Args:
+        propagator: an AcousticPropagator.
+        vp0: background velocity in m/s, ``grid.shape``.
+
+    Call args:
+        inputs: ``[dvp, shots]``: perturbation (m/s) ``(batch, *grid.shape[, 1])`` and shot
+            indices ``(batch,)``.
+
+    Returns:
+        linearised data ``(batch, nt, nrec[, 1])``.
+    """
+
+    def call(self, inputs):
+        dvp, shots = inputs
+        dvp, channel = self._strip(dvp, self._field_shape, "velocity perturbation")
+        data = ops.born(self.propagator, self.vp0, dvp, self._shots(shots, dvp.shape[0]))
+        return self._restore(data, channel)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0])
+        channel = len(shape) == len(self._field_shape) + 2
+        return (shape[0], *self._data_shape) + ((1,) if channel else ())
+
+
+@_register
+class Migration(_FixedBackground):
+    """Migration (adjoint Born) about a background ``vp0``: data -> image of each sample.
+    Its gradient is Born modeling.
+
+    Call args:
+        inputs: ``[data, shots]``: data ``(batch, nt, nrec[, 1])`` and shots ``(batch,)``.
+
+    Returns:
+        image ``(batch, *grid.shape[, 1])`` (velocity units per unit data squared).
+    """
+
+    def call(self, inputs):
+        data, shots = inputs
+        data, channel = self._strip(data, self._data_shape, "data")
+        image = ops.migration(self.propagator, self.vp0, data,
+                              self._shots(shots, data.shape[0]))
+        return self._restore(image, channel)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0])
+        channel = len(shape) == len(self._data_shape) + 2
+        return (shape[0], *self._field_shape) + ((1,) if channel else ())
+
+
+@_register
+class ExtendedSourceModeling(_WaveLayer):
+    """Extended-source modeling: each sample fires the distributed source
+    ``weights(x) * wavelet(t)`` (the shot's first wavelet) in velocity ``vp``.
+
+    Args:
+        propagator: an AcousticPropagator.
+        velocity_gradient: whether to compute the gradient with respect to vp (costs the
+            storage of the forward wavefield and the imaging); False when vp is fixed.
+
+    Call args:
+        inputs: ``[weights, vp, shots]``: weights ``(batch, *grid.shape[, 1])`` (amplitude
+            per unit volume), velocity (m/s) ``(batch, *grid.shape[, 1])``, shots ``(batch,)``.
+
+    Returns:
+        data ``(batch, nt, nrec[, 1])``; gradients flow to weights and vp.
+    """
+
+    def __init__(self, propagator, velocity_gradient=True, **kwargs):
+        super().__init__(propagator, **kwargs)
+        self.velocity_gradient = bool(velocity_gradient)
+
+    def call(self, inputs, training=None):
+        weights, vp, shots = inputs
+        weights, channel = self._strip(weights, self._field_shape, "weights")
+        vp, _ = self._strip(vp, self._field_shape, "velocity")
+        data = ops.extended_modeling(self.propagator, weights, vp,
+                                     self._shots(shots, weights.shape[0]),
+                                     self._keep(training), self.velocity_gradient)
+        return self._restore(data, channel)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0])
+        channel = len(shape) == len(self._field_shape) + 2
+        return (shape[0], *self._data_shape) + ((1,) if channel else ())
+
+    def get_config(self):
+        return {**super().get_config(), "velocity_gradient": self.velocity_gradient}
+
+
+@_register
+class ExtendedSourceAdjoint(ExtendedSourceModeling):
+    """Adjoint of extended-source modeling: data -> source weights of each sample.
+
+    Call args:
+        inputs: ``[data, vp, shots]``: data ``(batch, nt, nrec[, 1])``, velocity (m/s)
+            ``(batch, *grid.shape[, 1])``, shots ``(batch,)``.
+
+    Returns:
+        weights ``(batch, *grid.shape[, 1])``; gradients flow to data and vp.
+    """
+
+    def call(self, inputs, training=None):
+        data, vp, shots = inputs
+        data, channel = self._strip(data, self._data_shape, "data")
+        vp, _ = self._strip(vp, self._field_shape, "velocity")
+        weights = ops.extended_adjoint(self.propagator, data, vp,
+                                       self._shots(shots, data.shape[0]),
+                                       self.velocity_gradient)
+        return self._restore(weights, channel)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0])
+        channel = len(shape) == len(self._data_shape) + 2
+        return (shape[0], *self._field_shape) + ((1,) if channel else ())
+
+
+@_register
+class VelocityModel(keras.layers.Layer):
+    """A trainable velocity model (or any trainable field, such as an image), repeated
+    for every sample of the batch.
+
+    Args:
+        initial_vp: starting velocity in m/s, ``grid.shape``.
+        constraint: optional Keras constraint, e.g. :class:`keras_seismic.constraints.Box`.
+        mask: optional ``grid.shape`` array; the model is not updated where it is 0 (e.g. a
+            water layer), and partly where it is between 0 and 1.
+        shape: the model shape, needed only when ``initial_vp`` is None (loading).
+
+    Call args:
+        shots: shot indices ``(batch,)`` (only their number is used).
+
+    Returns:
+        velocity ``(batch, *grid.shape)``; its gradient is summed over the batch.
+    """
+
+    def __init__(self, initial_vp=None, constraint=None, mask=None, shape=None, **kwargs):
+        check_backend()
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        if initial_vp is not None:
+            initial_vp = np.asarray(initial_vp, dtype=np.float32)
+            if not np.all(np.isfinite(initial_vp)):
+                raise ValueError("VelocityModel: initial_vp contains NaN or infinite values")
+            shape = initial_vp.shape
+        if shape is None:
+            raise ValueError("VelocityModel: give initial_vp (or shape when loading)")
+        self.model_shape = tuple(int(n) for n in shape)
+        self._initial_vp = initial_vp
+        self.constraint = keras.constraints.get(constraint)
+        self.mask = None if mask is None else np.asarray(mask, np.float32)
+        if self.mask is not None and self.mask.shape != self.model_shape:
+            raise ValueError(f"VelocityModel: mask has shape {self.mask.shape}; expected "
+                             f"{self.model_shape}")
+
+    def build(self, input_shape=None):
+        init = "ones" if self._initial_vp is None else \
+            keras.initializers.Constant(self._initial_vp)
+        self.velocity = self.add_weight(name="velocity", shape=self.model_shape,
+                                        initializer=init, constraint=self.constraint)
+        self.built = True
+
+    def call(self, shots):
+        vp = tf.convert_to_tensor(self.velocity)
+        if self.mask is not None:
+            # Same value, but no gradient where the mask is 0.
+            vp = self.mask * vp + (1.0 - self.mask) * tf.stop_gradient(vp)
+        batch = tf.shape(tf.reshape(shots, [-1]))[0]
+        return tf.broadcast_to(vp[None], tf.concat([[batch], self.model_shape], 0))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.model_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "shape": list(self.model_shape),
+                "constraint": keras.constraints.serialize(self.constraint),
+                "mask": None if self.mask is None else self.mask.tolist()}

@@ -1,0 +1,126 @@
+"""Ready-made Keras models for full-waveform inversion and least-squares RTM.
+
+Both map shot indices to predicted data, so ``model.fit(shots, observed_data)`` inverts;
+both compile with sensible defaults (Adam, :class:`~keras_seismic.losses.L2Misfit`).
+"""
+import keras
+import numpy as np
+
+from .constraints import Box
+from .layers import Born, Modeling, VelocityModel, _propagator
+from .losses import L2Misfit
+
+__all__ = ["FWI", "LSRTM"]
+
+_register = keras.saving.register_keras_serializable(package="keras_seismic")
+
+
+class _Inversion(keras.Model):
+    """Compile defaults shared by the inversion models."""
+
+    def _default_learning_rate(self):
+        raise NotImplementedError
+
+    def compile(self, optimizer=None, loss=None, **kwargs):
+        optimizer = optimizer or keras.optimizers.Adam(self._default_learning_rate())
+        super().compile(optimizer=optimizer, loss=loss or L2Misfit(), **kwargs)
+
+    def get_compile_config(self):
+        return None  # compiled again by the user (or with the defaults) after loading
+
+
+@_register
+class FWI(_Inversion):
+    """Full-waveform inversion: a trainable velocity model followed by modeling.
+
+    Args:
+        prop: the AcousticPropagator of the survey (or its config).
+        initial_vp: starting velocity in m/s, ``grid.shape``.
+        vmin, vmax: bounds kept by a :class:`~keras_seismic.constraints.Box` constraint.
+        mask: optional ``grid.shape``: no update where 0 (e.g. the water layer).
+
+    Call args:
+        shots: shot indices ``(batch,)``.
+
+    Returns:
+        predicted data ``(batch, nt, nrec)``.
+
+    Example:
+        >>> model = ks.models.FWI(prop, smooth_vp, 1450.0, 4700.0)
+        >>> model.compile()
+        >>> model.fit(np.arange(prop.nshots), observed, batch_size=4, epochs=10)
+        >>> model.velocity  # numpy grid.shape
+    """
+
+    def __init__(self, prop, initial_vp=None, vmin=None, vmax=None, mask=None, **kwargs):
+        super().__init__(**kwargs)
+        self.prop = _propagator(prop)
+        if initial_vp is not None:
+            initial_vp = self.prop.check_velocity(initial_vp, name="initial velocity")
+        if vmin is None or vmax is None:
+            raise ValueError("FWI: give the velocity bounds vmin and vmax (m/s)")
+        self.vmin, self.vmax = float(vmin), float(vmax)
+        self.velocity_model = VelocityModel(initial_vp, constraint=Box(vmin, vmax),
+                                            mask=mask, shape=self.prop.grid.shape,
+                                            name="velocity_model")
+        self.modeling = Modeling(self.prop, name="modeling")
+        self._mean_vp = float(np.mean(initial_vp)) if initial_vp is not None else 2000.0
+
+    def _default_learning_rate(self):
+        # Adam's steps are about the learning rate in size: 1% of the mean velocity.
+        return 0.01 * self._mean_vp
+
+    def call(self, shots, training=None):
+        return self.modeling([self.velocity_model(shots), shots], training=training)
+
+    @property
+    def velocity(self):
+        """The current velocity model, numpy ``grid.shape`` in m/s."""
+        return np.array(self.velocity_model.velocity.numpy())
+
+    def get_config(self):
+        mask = self.velocity_model.mask
+        return {**super().get_config(), "prop": self.prop.get_config(), "vmin": self.vmin,
+                "vmax": self.vmax, "mask": None if mask is None else mask.tolist()}
+
+
+@_register
+class LSRTM(_Inversion):
+    """Least-squares reverse-time migration: a trainable image (velocity perturbation,
+    m/s) followed by Born modeling in the fixed background ``vp0``.
+
+    Args:
+        prop: the AcousticPropagator of the survey (or its config).
+        vp0: background velocity in m/s, ``grid.shape``.
+        mask: optional ``grid.shape``: the image stays 0 where 0.
+
+    Returns:
+        predicted linearised data ``(batch, nt, nrec)``; ``.image`` the current image.
+    """
+
+    def __init__(self, prop, vp0=None, mask=None, learning_rate=None, **kwargs):
+        super().__init__(**kwargs)
+        self.prop = _propagator(prop)
+        shape = self.prop.grid.shape
+        self.reflectivity = VelocityModel(np.zeros(shape, np.float32), mask=mask,
+                                          name="image")
+        self.born_layer = Born(self.prop, vp0, name="born")
+        self.learning_rate = learning_rate
+
+    def _default_learning_rate(self):
+        # Adam's steps are about the learning rate in size, here in m/s of the image.
+        return self.learning_rate or 10.0
+
+    def call(self, shots, training=None):
+        return self.born_layer([self.reflectivity(shots), shots])
+
+    @property
+    def image(self):
+        """The current image (velocity perturbation, m/s), numpy ``grid.shape``."""
+        return np.array(self.reflectivity.velocity.numpy())
+
+    def get_config(self):
+        mask = self.reflectivity.mask
+        return {**super().get_config(), "prop": self.prop.get_config(),
+                "mask": None if mask is None else mask.tolist(),
+                "learning_rate": self.learning_rate}
