@@ -47,10 +47,11 @@ def _free_surface(u, forward, surface):
                                    for k in range(1, surface + 1)]
 
 
-def stored_field(grid, nsave=2):
+def stored_field(grid, nsave=2, factor=4):
     """Subsampled copy of the forward field, ``usave[t // f] = u[t]`` where ``t % f == 0``;
-    ``f`` is the run-time argument ``tsavef``, so changing it never recompiles."""
-    tsave = ConditionalDimension(SAVE_DIM, parent=grid.time_dim, factor=4)
+    ``f`` is the run-time argument ``tsavef``, so changing it never recompiles (Devito
+    checks sizes against the ``factor`` of the field passed at run time)."""
+    tsave = ConditionalDimension(SAVE_DIM, parent=grid.time_dim, factor=factor)
     return TimeFunction(name="usave", grid=grid, time_order=0, space_order=0,
                         save=nsave, time_dim=tsave)
 

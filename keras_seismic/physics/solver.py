@@ -85,7 +85,7 @@ class _Pool:
         return make()
 
     def put(self, function):
-        key = (function.shape, function.grid.shape)
+        key = (function.shape, function.dimensions[0].factor)
         with self._lock:
             free = self._free.setdefault(key, [])
             if len(free) < self._keep:
@@ -261,8 +261,9 @@ class WaveSolver:
             return out
 
     def _stored(self, shape, nsteps, factor):
-        nsave = nsteps // factor + 1
+        # Devito addresses steps 0..nsteps, i.e. save slots 0..ceil(nsteps / factor).
+        nsave = -(-nsteps // factor) + 1
         function = self._pool.take(
-            ((nsave,) + shape, shape),
-            lambda: kernels.stored_field(self._grid(shape), nsave))
+            ((nsave,) + shape, factor),
+            lambda: kernels.stored_field(self._grid(shape), nsave, factor))
         return StoredWavefield(self._pool, function, factor)
