@@ -49,6 +49,10 @@ class _WaveLayer(keras.layers.Layer):
         self.propagator = _propagator(propagator)
         self.supports_jit = False
 
+    # Whether the first input is a field (grid.shape) mapped to data (nt, nrec), or the
+    # reverse; sets the output shape.
+    maps_data_to_field = False
+
     @property
     def _field_shape(self):
         return self.propagator.grid.shape
@@ -56,6 +60,13 @@ class _WaveLayer(keras.layers.Layer):
     @property
     def _data_shape(self):
         return self.propagator.data_shape
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[0])
+        source, target = (self._data_shape, self._field_shape) if self.maps_data_to_field \
+            else (self._field_shape, self._data_shape)
+        channel = len(shape) == len(source) + 2
+        return (shape[0], *target) + ((1,) if channel else ())
 
     def _strip(self, x, expected, name):
         """``x`` without its channel axis, and whether it had one; checks the shape."""
@@ -156,10 +167,6 @@ class Modeling(_WaveLayer):
             data = ops.modeling(self.propagator, vp, shots, keep=self._keep(training))
         return self._restore(data, channel)
 
-    def compute_output_shape(self, input_shape):
-        vp_shape = tuple(input_shape[0])
-        channel = len(vp_shape) == len(self._field_shape) + 2
-        return (vp_shape[0], *self._data_shape) + ((1,) if channel else ())
 
 
 class _FixedBackground(_WaveLayer):
@@ -203,10 +210,6 @@ class Born(_FixedBackground):
         data = ops.born(self.propagator, self.vp0, dvp, self._shots(shots, dvp.shape[0]))
         return self._restore(data, channel)
 
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape[0])
-        channel = len(shape) == len(self._field_shape) + 2
-        return (shape[0], *self._data_shape) + ((1,) if channel else ())
 
 
 @_register
@@ -221,6 +224,8 @@ class Migration(_FixedBackground):
         image ``(batch, *grid.shape[, 1])`` (velocity units per unit data squared).
     """
 
+    maps_data_to_field = True
+
     def call(self, inputs):
         data, shots = inputs
         data, channel = self._strip(data, self._data_shape, "data")
@@ -228,10 +233,6 @@ class Migration(_FixedBackground):
                               self._shots(shots, data.shape[0]))
         return self._restore(image, channel)
 
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape[0])
-        channel = len(shape) == len(self._data_shape) + 2
-        return (shape[0], *self._field_shape) + ((1,) if channel else ())
 
 
 @_register
@@ -265,10 +266,6 @@ class ExtendedSourceModeling(_WaveLayer):
                                      self._keep(training), self.velocity_gradient)
         return self._restore(data, channel)
 
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape[0])
-        channel = len(shape) == len(self._field_shape) + 2
-        return (shape[0], *self._data_shape) + ((1,) if channel else ())
 
     def get_config(self):
         return {**super().get_config(), "velocity_gradient": self.velocity_gradient}
@@ -286,6 +283,8 @@ class ExtendedSourceAdjoint(ExtendedSourceModeling):
         weights ``(batch, *grid.shape[, 1])``; gradients flow to data and vp.
     """
 
+    maps_data_to_field = True
+
     def call(self, inputs, training=None):
         data, vp, shots = inputs
         data, channel = self._strip(data, self._data_shape, "data")
@@ -295,10 +294,6 @@ class ExtendedSourceAdjoint(ExtendedSourceModeling):
                                        self.velocity_gradient)
         return self._restore(weights, channel)
 
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape[0])
-        channel = len(shape) == len(self._data_shape) + 2
-        return (shape[0], *self._field_shape) + ((1,) if channel else ())
 
 
 @_register
