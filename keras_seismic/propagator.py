@@ -12,7 +12,7 @@ import numpy as np
 
 from .distributed import InProcessExecutor
 from .grid import Grid
-from .physics import Padding, WaveSolver, stencil_sum
+from .physics import Padding, Source, WaveSolver, stencil_sum
 from .survey import Survey
 from .wavelets import highest_frequency
 
@@ -22,7 +22,7 @@ __all__ = ["AcousticPropagator", "ForwardState"]
 _COURANT = 0.9
 # Samples per period of the highest significant frequency kept for the gradient.
 _SAMPLES_PER_PERIOD = 4
-_STORAGE = ("subsampled", "full")
+_STORAGE = ("subsampled", "full", "checkpointing")
 
 
 class ForwardState:
@@ -60,8 +60,10 @@ class AcousticPropagator:
         executor: where shots run: None (this process, one after the other) or a
             :class:`keras_seismic.distributed.DaskExecutor`.
         storage: forward wavefield kept for gradients: ``"subsampled"`` (default, at
-            4 samples per period of the wavelet's highest significant frequency) or
-            ``"full"`` (every internal step; exact discrete adjoint, more memory).
+            4 samples per period of the wavelet's highest significant frequency),
+            ``"full"`` (every internal step; exact discrete adjoint, more memory) or
+            ``"checkpointing"`` (nothing: the gradient recomputes the forward field from
+            about sqrt(steps) checkpoints with pyrevolve; exact, least memory, slowest).
 
     Shapes: velocity ``grid.shape`` (or one a shot, ``(n, *grid.shape)``), in m/s; data
     ``(n, nt, nrec)`` for the ``n`` shots asked for (all when ``shots=None``).
@@ -233,6 +235,10 @@ class AcousticPropagator:
         return self.survey.dt / k, k
 
     def save_factor(self, dt):
+        """What a forward run keeps for the gradient: every ``f``-th internal step (an
+        int), or ``"checkpoint"``."""
+        if self.storage == "checkpointing":
+            return "checkpoint"
         if self.storage == "full" or self._fmax <= 0:
             return 1
         return max(1, int(1.0 / (_SAMPLES_PER_PERIOD * self._fmax * dt)))
@@ -437,16 +443,13 @@ def _forward_task(shared, item):
     prop = model.prop
     m, _, (dt, k) = model.shot(i)
     factor = prop.save_factor(dt) if keep else None
-    rec = prop._rec_coords[shot]
     if weights is None:
-        rhs = prop._point_source(wavelet, k)
-        data, stored = prop._solver.forward(m, prop._damp, dt, rec, prop._src_coords[shot],
-                                            rhs, save_factor=factor)
+        source = Source(prop._src_coords[shot], prop._point_source(wavelet, k))
     else:
-        padded = prop.padding.pad(weights, mode="constant")
-        data, stored = prop._solver.forward(m, prop._damp, dt, rec, weights=padded,
-                                            wavelet=upsample(wavelet[0], k),
-                                            save_factor=factor)
+        source = Source(weights=prop.padding.pad(weights, mode="constant"),
+                        wavelet=upsample(wavelet[0], k))
+    data, stored = prop._solver.forward(m, prop._damp, dt, prop._rec_coords[shot], source,
+                                        save=factor)
     # Survey samples sit on every k-th internal step.
     return data[::k], stored
 

@@ -131,6 +131,23 @@ def test_subsampled_gradient_is_close_and_smaller():
     assert state_sub.nbytes * (factor - 0.5) < state_full.nbytes
 
 
+@pytest.mark.parametrize("free_surface", [False, True])
+def test_checkpointing_gradient_is_exact(free_surface):
+    """pyrevolve recomputes the forward field: same gradients as full storage, nothing
+    stored by the forward run."""
+    full, vp = small_problem(storage="full", free_surface=free_surface)
+    ckpt, _ = small_problem(storage="checkpointing", free_surface=free_surface)
+    data = RNG.standard_normal((2, *full.data_shape)).astype(np.float32)
+    weights = RNG.standard_normal((2, *vp.shape)).astype(np.float32)
+    for kwargs in ({}, {"weights": weights}):
+        _, state_full = full.forward_with_state(vp, **kwargs)
+        _, state_ckpt = ckpt.forward_with_state(vp, **kwargs)
+        assert state_ckpt.nbytes == 0 < state_full.nbytes
+        reference = full.gradient(state_full, data, wavelet=True)
+        for a, b in zip(ckpt.gradient(state_ckpt, data, wavelet=True), reference):
+            assert np.linalg.norm(a - b) / np.linalg.norm(b) < 1e-5
+
+
 def _analytic_setup(ndim):
     c, f0, h = 2000.0, 10.0, 10.0
     n = 121 if ndim == 2 else 61

@@ -18,6 +18,6 @@ os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 
 from .boundary import Padding  # noqa: E402
-from .solver import WaveSolver, StoredWavefield, stencil_sum  # noqa: E402
+from .solver import Recompute, Source, StoredWavefield, WaveSolver, stencil_sum  # noqa: E402
 
-__all__ = ["Padding", "WaveSolver", "StoredWavefield", "stencil_sum"]
+__all__ = ["Padding", "Recompute", "Source", "StoredWavefield", "WaveSolver", "stencil_sum"]

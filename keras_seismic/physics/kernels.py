@@ -116,7 +116,9 @@ def born_operator(grid, space_order, surface):
 
 def adjoint_operator(grid, space_order, surface, image, sources, extended):
     """Adjoint modeling: receiver data ``rec`` injected backwards in time. Optional outputs:
-    ``grad`` (``image``), the imaging condition ``-sum_t usave[t] * v_tt`` = d(misfit)/dm;
+    ``grad`` (``image``), the imaging condition ``-sum_t u[t] * v_tt`` = d(misfit)/dm, with
+    the forward field read from the subsampled store ``usave`` (``image="stored"``) or from
+    the live forward field ``u`` that checkpointing recomputes (``image="wavefield"``);
     ``srcadj`` (``sources``), the field at the source positions; ``wadj`` (``extended``),
     the field correlated with the extended source's wavelet."""
     m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
@@ -125,8 +127,8 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended):
     eqs += rec.inject(field=v.backward, expr=rec * _inverse_mass(m, damp))
     eqs += _free_surface(v, False, surface)
     if image:
-        grad = parameter(grid, space_order, "grad")
-        eqs += [Inc(grad, -stored_field(grid) * v.dt2)]
+        u = stored_field(grid) if image == "stored" else wavefield(grid, space_order, "u")
+        eqs += [Inc(parameter(grid, space_order, "grad"), -u * v.dt2)]
     if sources:
         eqs += sparse(grid, "srcadj").interpolate(expr=v)
     if extended:

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 
 import numpy as np
-from devito import Grid
+from devito import DevitoCheckpoint, Grid
 
 from . import kernels
 
@@ -68,6 +68,50 @@ class StoredWavefield:
 
     def __del__(self):
         self.release()
+
+
+class Source:
+    """What one shot fires, on the padded grid and the internal time axis: point sources
+    at ``coords`` (nsrc, ndim) with right-hand-side ``samples`` (N, nsrc), or the extended
+    source ``weights(x) * wavelet(t)``, weights (padded shape) and wavelet (N,)."""
+
+    def __init__(self, coords=None, samples=None, weights=None, wavelet=None):
+        self.coords, self.samples, self.weights, self.wavelet = coords, samples, weights, \
+            wavelet
+
+    @property
+    def extended(self):
+        return self.weights is not None
+
+    @property
+    def nsteps(self):
+        return len(self.wavelet) if self.extended else len(self.samples)
+
+
+class Recompute:
+    """Kept instead of a wavefield under checkpointing: the shot's source, from which the
+    gradient recomputes the forward field (pyrevolve)."""
+
+    nbytes = 0
+
+    def __init__(self, source):
+        self.source = source
+
+    def release(self):
+        pass
+
+
+class _StepCheckpoint(DevitoCheckpoint):
+    """The state pyrevolve saves before step ``t``: the time slots that iteration ``t`` of
+    our kernels reads, ``u[t]`` and ``u[t-1]`` (Devito's own class saves ``t+1`` and ``t``,
+    for kernels that start one step later)."""
+
+    def get_data(self, timestep):
+        return [f._data[(timestep - i) % f.time_size] for f in self.objects
+                for i in range(f.time_order)]
+
+    def get_data_location(self, timestep):
+        return self.get_data(timestep)
 
 
 class _Pool:
@@ -129,9 +173,9 @@ class WaveSolver:
             self._grids[shape] = Grid(shape=shape, extent=extent, dtype=np.float32)
         return self._grids[shape]
 
-    def _buffer(self, make, name, shape, *sizes):
+    def _buffer(self, make, name, shape, *sizes, tag=""):
         """A reusable Devito object ``make(grid, ..., name, *sizes)``, zeroed."""
-        key = (name, shape) + sizes
+        key = (name, tag, shape) + sizes
         if key not in self._buffers:
             grid = self._grid(shape)
             if make in (kernels.wavefield, kernels.parameter):
@@ -142,10 +186,11 @@ class WaveSolver:
         buf.data_with_halo[:] = 0.0
         return buf
 
-    def _points(self, name, shape, coords, values, nsteps):
+    def _points(self, name, shape, coords, values, nsteps, tag=""):
         """A sparse function with ``coords`` (npoint, ndim) and, if given, ``values``
-        (nsteps, npoint) in its first ``nsteps`` slots (one extra, zero, slot at the end)."""
-        sf = self._buffer(kernels.sparse, name, shape, len(coords), nsteps + 1)
+        (nsteps, npoint) in its first ``nsteps`` slots (one extra, zero, slot at the end);
+        ``tag`` asks for a second buffer of the same name."""
+        sf = self._buffer(kernels.sparse, name, shape, len(coords), nsteps + 1, tag=tag)
         sf.coordinates.data[:] = coords
         if values is not None:
             sf.data[:nsteps] = values
@@ -165,41 +210,46 @@ class WaveSolver:
             op.apply(time_m=0, time_M=nsteps, dt=dt, **args)
 
     # -- the operators -------------------------------------------------------------------
-    def forward(self, m, damp, dt, rec_coords, src_coords=None, src=None, weights=None,
-                wavelet=None, save_factor=None):
+    def _forward_args(self, m, damp, rec_coords, source, rec_tag=""):
+        shape, nsteps = m.shape, source.nsteps
+        args = self._media(m, damp)
+        args["u"] = self._buffer(kernels.wavefield, "u", shape)
+        args["rec"] = self._points("rec", shape, rec_coords, None, nsteps, rec_tag)
+        if source.extended:
+            args["weights"] = self._buffer(kernels.parameter, "weights", shape)
+            args["weights"].data[:] = source.weights
+            args["wavelet"] = self._buffer(kernels.trace, "wavelet", shape, nsteps + 1)
+            args["wavelet"].data[:nsteps] = source.wavelet
+        else:
+            args["src"] = self._points("src", shape, source.coords, source.samples, nsteps)
+        return args
+
+    def forward(self, m, damp, dt, rec_coords, source, save=None):
         """Nonlinear modeling of one shot.
 
         Args:
             m, damp: (padded shape) squared slowness (s^2/m^2) and damping.
             dt: internal time step (s).
             rec_coords: (nrec, ndim) receiver positions.
-            src_coords, src: (nsrc, ndim) positions and (N, nsrc) right-hand-side samples
-                of point sources; or
-            weights, wavelet: (padded shape) and (N,) extended source ``w(x) s(t)``.
-            save_factor: keep every ``save_factor``-th step of the wavefield, or None.
+            source: the shot's :class:`Source`.
+            save: what to keep for a gradient: None, a factor f (every f-th step of the
+                wavefield), or ``"checkpoint"`` (nothing: the gradient recomputes the
+                forward field with pyrevolve checkpointing).
 
         Returns:
-            ``(rec, stored)``: (N, nrec) receiver samples and a StoredWavefield or None.
+            ``(rec, stored)``: (N, nrec) receiver samples and what was kept (or None).
         """
-        extended = weights is not None
-        nsteps = len(wavelet) if extended else len(src)
-        shape = m.shape
+        nsteps = source.nsteps
         with _RUN_LOCK:
-            args = self._media(m, damp)
-            args["u"] = self._buffer(kernels.wavefield, "u", shape)
-            args["rec"] = self._points("rec", shape, rec_coords, None, nsteps)
-            if extended:
-                args["weights"] = self._buffer(kernels.parameter, "weights", shape)
-                args["weights"].data[:] = weights
-                args["wavelet"] = self._buffer(kernels.trace, "wavelet", shape, nsteps + 1)
-                args["wavelet"].data[:nsteps] = wavelet
-            else:
-                args["src"] = self._points("src", shape, src_coords, src, nsteps)
+            args = self._forward_args(m, damp, rec_coords, source)
             stored = None
-            if save_factor:
-                stored = self._stored(shape, nsteps, save_factor)
-                args.update(usave=stored.function, **{kernels.SAVE_DIM + "f": save_factor})
-            self._run(self._op("forward", bool(save_factor), extended), nsteps, dt, **args)
+            if save == "checkpoint":
+                stored = Recompute(source)
+            elif save:
+                stored = self._stored(m.shape, nsteps, save)
+                args.update(usave=stored.function, **{kernels.SAVE_DIM + "f": save})
+            self._run(self._op("forward", save not in (None, "checkpoint"),
+                               source.extended), nsteps, dt, **args)
             return np.array(args["rec"].data[:nsteps]), stored
 
     def born(self, m, damp, dt, rec_coords, src_coords, src, dm):
@@ -221,8 +271,9 @@ class WaveSolver:
         """Adjoint modeling of one shot: ``data`` (N, nrec) injected at the receivers.
 
         Args:
-            stored: the shot's StoredWavefield; if given, returns the gradient image
-                ``d<data, J dm>/d(dm)`` on the padded grid (exact for factor 1).
+            stored: what the shot's forward run kept (a StoredWavefield or a Recompute);
+                if given, returns the gradient image ``d<data, J dm>/d(dm)`` on the padded
+                grid (exact for full storage and for checkpointing).
             src_coords: (nsrc, ndim): if given, returns the adjoint field at the sources,
                 (N, nsrc): the transpose of point-source injection.
             wavelet: (N,): if given, returns the correlation of the adjoint field with
@@ -232,16 +283,18 @@ class WaveSolver:
             dict with keys among ``image``, ``sources``, ``weights``.
         """
         nsteps, shape = len(data), m.shape
-        image, sources, extended = stored is not None, src_coords is not None, \
-            wavelet is not None
+        sources, extended = src_coords is not None, wavelet is not None
+        image = None if stored is None else \
+            "wavefield" if isinstance(stored, Recompute) else "stored"
         with _RUN_LOCK:
             args = self._media(m, damp)
             args["v"] = self._buffer(kernels.wavefield, "v", shape)
             args["rec"] = self._points("rec", shape, rec_coords, data, nsteps)
             if image:
+                args["grad"] = self._buffer(kernels.parameter, "grad", shape)
+            if image == "stored":
                 if stored.function is None:
                     raise ValueError("the stored wavefield was already released")
-                args["grad"] = self._buffer(kernels.parameter, "grad", shape)
                 args.update(usave=stored.function,
                             **{kernels.SAVE_DIM + "f": stored.factor})
             if sources:
@@ -250,15 +303,40 @@ class WaveSolver:
                 args["wadj"] = self._buffer(kernels.parameter, "wadj", shape)
                 args["wavelet"] = self._buffer(kernels.trace, "wavelet", shape, nsteps + 1)
                 args["wavelet"].data[:nsteps] = wavelet
-            self._run(self._op("adjoint", image, sources, extended), nsteps, dt, **args)
+            adjoint = self._op("adjoint", image, sources, extended)
+            if image == "wavefield":
+                self._revolve(adjoint, args, m, damp, dt, rec_coords, stored.source)
+            else:
+                self._run(adjoint, nsteps, dt, **args)
             out = {}
             if image:
-                out["image"] = np.array(args["grad"].data) * np.float32(stored.factor)
+                factor = 1 if image == "wavefield" else stored.factor
+                out["image"] = np.array(args["grad"].data) * np.float32(factor)
             if sources:
                 out["sources"] = np.array(args["srcadj"].data[:nsteps])
             if extended:
                 out["weights"] = np.array(args["wadj"].data)
             return out
+
+    def _revolve(self, adjoint, adjoint_args, m, damp, dt, rec_coords, source):
+        """Run ``adjoint`` while pyrevolve recomputes the forward field from ~sqrt(N)
+        checkpoints, so memory does not grow with the number of time steps."""
+        from devito import CheckpointOperator, Revolver
+
+        nsteps = source.nsteps
+        # The forward run records into its own receiver buffer: the adjoint's holds data.
+        forward_args = self._forward_args(m, damp, rec_coords, source, rec_tag="replay")
+        extended = source.extended
+        # Explicit time bounds: pyrevolve's step i must be Devito's iteration i.
+        bounds = dict(dt=dt, time_m=0, time_M=nsteps)
+        forward = CheckpointOperator(self._op("forward", False, extended), **bounds,
+                                     **forward_args)
+        reverse = CheckpointOperator(adjoint, **bounds, **adjoint_args, u=forward_args["u"])
+        ncheckpoints = max(2, math.ceil(math.sqrt(nsteps + 1)))
+        revolver = Revolver(_StepCheckpoint([forward_args["u"]]), forward, reverse,
+                            ncheckpoints, nsteps + 1)
+        revolver.apply_forward()
+        revolver.apply_reverse()
 
     def _stored(self, shape, nsteps, factor):
         # Devito addresses steps 0..nsteps, i.e. save slots 0..ceil(nsteps / factor).
