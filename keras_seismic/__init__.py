@@ -8,8 +8,10 @@ from .grid import Grid
 from .survey import Survey
 from .wavelets import ricker
 from .propagator import AcousticPropagator
-from . import constraints, datasets, distributed, io, layers, losses, models, ops, plotting
+from . import (constraints, datasets, distributed, io, layers, losses, models, ops,
+               optimizers, plotting)
 
 __version__ = "0.1.0"
 __all__ = ["Grid", "Survey", "ricker", "AcousticPropagator", "constraints", "datasets",
-           "distributed", "io", "layers", "losses", "models", "ops", "plotting"]
+           "distributed", "io", "layers", "losses", "models", "ops", "optimizers",
+           "plotting"]

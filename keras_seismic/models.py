@@ -38,6 +38,12 @@ class FWI(_Inversion):
         initial_vp: starting velocity in m/s, ``grid.shape``.
         vmin, vmax: bounds kept by a :class:`~keras_seismic.constraints.Box` constraint.
         mask: optional ``grid.shape``: no update where 0 (e.g. the water layer).
+        precondition: optional gradient preconditioning, as in JUDI: ``"depth"`` scales
+            the gradient by ``(z / z_max) ** depth_power`` (boosting deep, weakly
+            illuminated parts), ``"illumination"`` divides it by the source illumination
+            ``sum_t u^2`` of the initial model. Both keep the mask and are normalised to a
+            maximum of 1; they matter most for SGD and L-BFGS (Adam rescales per cell).
+        depth_power: exponent of the depth preconditioner.
 
     Call args:
         shots: shot indices ``(batch,)``.
@@ -52,17 +58,23 @@ class FWI(_Inversion):
         >>> model.velocity  # numpy grid.shape
     """
 
-    def __init__(self, prop, initial_vp=None, vmin=None, vmax=None, mask=None, **kwargs):
+    def __init__(self, prop, initial_vp=None, vmin=None, vmax=None, mask=None,
+                 precondition=None, depth_power=1.0, **kwargs):
         super().__init__(**kwargs)
         self.prop = _propagator(prop)
         if initial_vp is not None:
             initial_vp = self.prop.check_velocity(initial_vp, name="initial velocity")
         if vmin is None or vmax is None:
             raise ValueError("FWI: give the velocity bounds vmin and vmax (m/s)")
+        if precondition is not None:
+            if initial_vp is None:
+                raise ValueError("FWI: preconditioning needs initial_vp")
+            mask = _preconditioner(self.prop, initial_vp, precondition, depth_power, mask)
         self.vmin, self.vmax = float(vmin), float(vmax)
         self.velocity_model = VelocityModel(initial_vp, constraint=Box(vmin, vmax),
                                             mask=mask, shape=self.prop.grid.shape,
                                             name="velocity_model")
+        self.velocity_model.build()  # so .velocity exists before the first call
         self.modeling = Modeling(self.prop, name="modeling")
         self._mean_vp = float(np.mean(initial_vp)) if initial_vp is not None else 2000.0
 
@@ -82,6 +94,24 @@ class FWI(_Inversion):
         mask = self.velocity_model.mask
         return {**super().get_config(), "prop": self.prop.get_config(), "vmin": self.vmin,
                 "vmax": self.vmax, "mask": None if mask is None else mask.tolist()}
+
+
+def _preconditioner(prop, vp, kind, depth_power, mask):
+    """Gradient scaling (grid.shape, max 1) for ``kind`` "depth" or "illumination"."""
+    grid = prop.grid
+    if kind == "depth":
+        z = grid.origin[-1] + np.arange(grid.shape[-1]) * grid.spacing[-1]
+        depth = (z - z.min() + grid.spacing[-1]) / (z.max() - z.min() + grid.spacing[-1])
+        scale = np.broadcast_to(depth ** float(depth_power), grid.shape)
+    elif kind == "illumination":
+        light = prop.illumination(vp).astype(np.float64)
+        scale = 1.0 / (light + 1e-3 * light.max())
+    else:
+        raise ValueError(f"FWI: precondition must be None, 'depth' or 'illumination'; got "
+                         f"{kind!r}")
+    if mask is not None:
+        scale = scale * np.asarray(mask, np.float64)
+    return (scale / scale.max()).astype(np.float32)
 
 
 @_register
@@ -104,6 +134,7 @@ class LSRTM(_Inversion):
         shape = self.prop.grid.shape
         self.reflectivity = VelocityModel(np.zeros(shape, np.float32), mask=mask,
                                           name="image")
+        self.reflectivity.build()
         self.born_layer = Born(self.prop, vp0, name="born")
         self.learning_rate = learning_rate
 

@@ -302,10 +302,11 @@ class AcousticPropagator:
         source = "weights" if state.weights is not None else "wavelet" if wavelet else None
         items = [(i, s, residual[i], state.stored[i], state.wavelet[i])
                  for i, s in enumerate(state.shots)]
-        results = self.executor.map(_gradient_task, (state.model, source), items)
-        grad = np.stack([r[0] for r in results])
-        if reduce:
-            grad = grad.sum(axis=0, dtype=np.float64).astype(np.float32)
+        # With reduce, the per-shot gradients may stay on the workers and be summed there.
+        results = self.executor.map(_gradient_task, (state.model, source), items,
+                                    remote=(0,) if reduce else ())
+        grad = self.executor.sum([r[0] for r in results]) if reduce else \
+            np.stack([r[0] for r in results])
         if not wavelet:
             return grad
         return grad, np.stack([r[1] for r in results])
@@ -345,6 +346,23 @@ class AcousticPropagator:
         _, state = self.forward_with_state(vp0, shots)
         try:
             return self.gradient(state, data, reduce=reduce)
+        finally:
+            state.release()
+
+    def illumination(self, vp, shots=None):
+        """Source illumination ``sum_shots sum_t u(x, t)^2`` (grid.shape), the diagonal
+        pseudo-Hessian used to precondition gradients; computed from a forward run with
+        the stored (subsampled) wavefield."""
+        _, state = self.forward_with_state(vp, shots)
+        try:
+            total = 0.0
+            for stored in state.stored:
+                if getattr(stored, "function", None) is None:
+                    raise ValueError("illumination needs a stored wavefield: use storage="
+                                     "'subsampled' or 'full'")
+                energy = np.square(np.asarray(stored.function.data, np.float64)).sum(axis=0)
+                total = total + self.padding.crop(energy) * stored.factor
+            return np.asarray(total, np.float32)
         finally:
             state.release()
 

@@ -1,0 +1,85 @@
+"""Quasi-Newton full-waveform inversion: L-BFGS from tensorflow-probability on the
+velocity of a :class:`keras_seismic.models.FWI` model."""
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from .losses import L2Misfit
+
+__all__ = ["lbfgs"]
+
+
+def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
+          num_correction_pairs=10):
+    """Minimise the data misfit of an FWI model with ``tfp.optimizer.lbfgs_minimize``.
+
+    Every evaluation models all ``shots`` (one forward and one adjoint solve a shot). The
+    velocity box ``[model.vmin, model.vmax]`` holds through the reparametrisation
+    ``vp = vmin + (vmax - vmin) * sigmoid(x)``, so no step can leave it; cells where the
+    model's mask is 0 keep their starting value. The model's velocity is updated in place.
+
+    Args:
+        model: a compiled or uncompiled :class:`~keras_seismic.models.FWI`.
+        shots: shot indices ``(n,)``.
+        observed: observed data ``(n, nt, nrec)``.
+        max_iterations: L-BFGS iterations (each needs one or more evaluations).
+        loss: misfit, default :class:`~keras_seismic.losses.L2Misfit`.
+        tolerance: stop when the gradient's max-norm falls below it.
+        num_correction_pairs: L-BFGS memory.
+
+    Returns:
+        dict: ``loss`` (misfit at every evaluation), ``evaluations`` (number of misfit and
+        gradient evaluations, i.e. forward + adjoint solves a shot) and ``converged``.
+
+    Example:
+        >>> model = ks.models.FWI(prop, smooth_vp, 1450.0, 4700.0)
+        >>> result = ks.optimizers.lbfgs(model, np.arange(prop.nshots), observed, 20)
+        >>> model.velocity
+    """
+    loss = loss or L2Misfit()
+    shots = tf.constant(np.asarray(shots, np.int64))
+    observed = tf.constant(np.asarray(observed, np.float32))
+    if observed.shape[0] != shots.shape[0]:
+        raise ValueError(f"lbfgs: {shots.shape[0]} shots but observed data for "
+                         f"{observed.shape[0]}")
+    layer = model.velocity_model
+    lo, hi = model.vmin, model.vmax
+    start = np.clip(model.velocity, lo, hi)
+    frozen = None if layer.mask is None else (layer.mask == 0).astype(np.float32)
+    fraction = np.clip((start - lo) / (hi - lo), 1e-4, 1 - 1e-4)
+    # The optimiser works in float64 on the misfit relative to its starting value, so that
+    # its first step and its line search see numbers of order one.
+    # tfp reads leading axes as a batch of problems: the position is one flat vector.
+    x0 = tf.constant(np.log(fraction / (1 - fraction)).ravel(), tf.float64)
+    history, scale, last = [], [], {}
+
+    def velocity(x):
+        vp = tf.reshape(tf.cast(lo + (hi - lo) * tf.sigmoid(x), tf.float32), start.shape)
+        return vp if frozen is None else frozen * start + (1 - frozen) * vp
+
+    def value_and_gradients(x):
+        # The line search may ask for the same point again: solve the PDEs once.
+        key = x.numpy().tobytes()
+        if key not in last:
+            last.clear()
+            last[key] = _evaluate(x)
+        return last[key]
+
+    def _evaluate(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            vp = velocity(x)
+            batch = tf.broadcast_to(vp[None], [shots.shape[0], *vp.shape])
+            misfit = loss(observed, model.modeling([batch, shots], training=True))
+            history.append(float(misfit))
+            if not scale:
+                scale.append(max(history[0], 1e-30))
+            relative = tf.cast(misfit, tf.float64) / scale[0]
+        return relative, tape.gradient(relative, x)
+
+    result = tfp.optimizer.lbfgs_minimize(
+        value_and_gradients, x0, max_iterations=max_iterations, tolerance=tolerance,
+        num_correction_pairs=num_correction_pairs)
+    layer.velocity.assign(velocity(result.position))
+    return {"loss": history, "evaluations": len(history),
+            "converged": bool(result.converged)}

@@ -1,0 +1,65 @@
+"""Inversion tools: L-BFGS and gradient preconditioning."""
+import numpy as np
+
+import keras_seismic as ks
+from keras_seismic import models
+from test_propagator import small_problem
+
+
+def _target(vp):
+    true = vp.copy()
+    true[15:25, 10:20] += 150.0
+    return true
+
+
+def test_lbfgs_beats_gradient_descent_for_the_same_solves():
+    prop, vp = small_problem(storage="full")
+    true = _target(vp)
+    observed = prop.forward(true)
+    shots = np.arange(prop.nshots)
+    lbfgs_model = models.FWI(prop, vp, 1500.0, 3500.0)
+    result = ks.optimizers.lbfgs(lbfgs_model, shots, observed, max_iterations=4)
+    assert result["loss"][-1] < result["loss"][0]
+    # The same number of forward+adjoint solves with the default (Adam) training.
+    adam_model = models.FWI(prop, vp, 1500.0, 3500.0)
+    adam_model.compile()
+    history = adam_model.fit(shots, observed, batch_size=prop.nshots,
+                             epochs=result["evaluations"], verbose=0).history["loss"]
+    final = float(adam_model.evaluate(shots, observed, verbose=0))
+    assert min(result["loss"]) < min(history + [final]), (result, history)
+    # The box holds.
+    assert lbfgs_model.velocity.min() >= 1500.0 and lbfgs_model.velocity.max() <= 3500.0
+
+
+def test_lbfgs_keeps_masked_cells_and_checks_input():
+    prop, vp = small_problem(storage="full")
+    mask = np.ones(vp.shape, np.float32)
+    mask[:, :6] = 0.0
+    model = models.FWI(prop, vp, 1500.0, 3500.0, mask=mask)
+    ks.optimizers.lbfgs(model, [0, 1], prop.forward(_target(vp)), max_iterations=1)
+    assert np.allclose(model.velocity[:, :6], vp[:, :6], rtol=1e-5)
+    assert np.abs(model.velocity[:, 6:] - vp[:, 6:]).max() > 0
+    try:
+        ks.optimizers.lbfgs(model, [0], prop.forward(vp))
+    except ValueError as err:
+        assert "1 shots but observed data for 2" in str(err)
+    else:
+        raise AssertionError("mismatched shots and data were accepted")
+
+
+def test_preconditioners_scale_the_gradient():
+    prop, vp = small_problem()
+    depth = models.FWI(prop, vp, 1500.0, 3500.0, precondition="depth").velocity_model.mask
+    assert depth.shape == vp.shape and depth.max() == 1.0
+    assert np.all(np.diff(depth, axis=1) > 0)  # grows with depth
+    light = models.FWI(prop, vp, 1500.0, 3500.0,
+                       precondition="illumination").velocity_model.mask
+    illumination = prop.illumination(vp)
+    # Weakest illumination gets the largest weight.
+    assert light.flat[np.argmin(illumination)] > light.flat[np.argmax(illumination)]
+    try:
+        models.FWI(prop, vp, 1500.0, 3500.0, precondition="magic")
+    except ValueError as err:
+        assert "precondition" in str(err)
+    else:
+        raise AssertionError("an unknown preconditioner was accepted")
