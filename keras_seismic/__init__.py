@@ -8,10 +8,11 @@ from .grid import Grid
 from .survey import Survey
 from .wavelets import ricker
 from .propagator import AcousticPropagator
-from . import (constraints, datasets, distributed, io, layers, losses, models, ops,
-               optimizers, plotting)
+from . import (callbacks, constraints, datasets, distributed, io, layers, losses, models,
+               ops, optimizers, plotting)
 
 __version__ = "0.1.0"
-__all__ = ["Grid", "Survey", "ricker", "AcousticPropagator", "constraints", "datasets",
+__all__ = ["Grid", "Survey", "ricker", "AcousticPropagator", "callbacks", "constraints",
+           "datasets",
            "distributed", "io", "layers", "losses", "models", "ops", "optimizers",
            "plotting"]

@@ -137,6 +137,9 @@ class Modeling(_WaveLayer):
 
     Args:
         propagator: an :class:`~keras_seismic.AcousticPropagator`.
+        velocity_gradient: whether to compute the gradient with respect to vp (it costs
+            the storage of the forward wavefield and the imaging); set False for source
+            estimation in a fixed velocity.
 
     Call args:
         inputs: ``[vp, shots]`` or ``[vp, shots, wavelet]``: velocity (m/s)
@@ -152,6 +155,10 @@ class Modeling(_WaveLayer):
         >>> data = ks.layers.Modeling(prop)([vp, shots])
     """
 
+    def __init__(self, propagator, velocity_gradient=True, **kwargs):
+        super().__init__(propagator, **kwargs)
+        self.velocity_gradient = bool(velocity_gradient)
+
     def call(self, inputs, training=None):
         vp, shots, *wavelet = inputs
         vp, channel = self._strip(vp, self._field_shape, "velocity")
@@ -162,10 +169,14 @@ class Modeling(_WaveLayer):
             if tuple(wavelet.shape[1:]) != expected:
                 raise ValueError(f"{self.name}: wavelet has shape {tuple(wavelet.shape)}; "
                                  f"expected (batch, *{expected})")
-            data = ops.modeling(self.propagator, vp, shots, wavelet, self._keep(training))
         else:
-            data = ops.modeling(self.propagator, vp, shots, keep=self._keep(training))
+            wavelet = None
+        data = ops.modeling(self.propagator, vp, shots, wavelet, self._keep(training),
+                            self.velocity_gradient)
         return self._restore(data, channel)
+
+    def get_config(self):
+        return {**super().get_config(), "velocity_gradient": self.velocity_gradient}
 
 
 

@@ -298,3 +298,209 @@ class EnvelopeMisfit(_Misfit):
         config = super().get_config()
         config["epsilon"] = self.epsilon
         return config
+
+
+# ----------------------------------------------------------------------------- filtering
+
+# The padding makes the filter's impulse response decay to exp(-_DECAY_NEPERS) (1e-6) of
+# its peak before it could wrap around the circular FFT convolution.
+_DECAY_NEPERS = math.log(1e6)
+_MAX_PAD_FACTOR = 16          # ... but the padding never exceeds 16 trace lengths
+
+
+def _butterworth_power(nfft, dt, cutoff, order):
+    """``|H(f)|**2`` (float64, ``nfft // 2 + 1`` rFFT bins) of the digital Butterworth
+    low-pass ``scipy.signal.butter(order, cutoff, fs=1/dt)``.
+
+    The bilinear transform with pre-warping gives, exactly,
+    ``|H(f)|**2 = 1 / (1 + (tan(pi f dt) / tan(pi cutoff dt))**(2 order))``,
+    the squared magnitude of ``scipy.signal.sosfreqz`` of that design; computing it in
+    TensorFlow lets ``cutoff`` be a variable read by a traced graph."""
+    freqs = tf.range(nfft // 2 + 1, dtype=tf.float64) / (tf.cast(nfft, tf.float64) * dt)
+    ratio = tf.tan(math.pi * dt * freqs) / tf.tan(math.pi * dt * cutoff)
+    return 1.0 / (1.0 + tf.pow(tf.square(ratio), float(order)))   # inf at Nyquist -> 0
+
+
+def _lowpass(x, dt, cutoff, order):
+    """Zero-phase Butterworth low-pass of ``x`` (batch, nt, nrec) along axis 1: the rFFT of
+    each zero-padded trace times ``|H(f)|**2`` (the response of the filter run forwards and
+    backwards, as ``scipy.signal.sosfiltfilt``), cropped back to ``nt`` samples.
+    ``cutoff`` is a float64 scalar tensor with ``0 < cutoff < 0.5 / dt``. Differentiable;
+    the operator is linear and self-adjoint."""
+    complex_dtype = tf.complex128 if x.dtype == tf.float64 else tf.complex64
+    traces = tf.transpose(x, (0, 2, 1))                                    # time innermost
+    nt = tf.shape(traces)[-1]
+    # The slowest pole of |H|^2 decays as exp(-2 pi sin(pi / 4N) f_band t), with f_band the
+    # distance of the cutoff from 0 or from Nyquist (the narrower band rings longer).
+    band = tf.minimum(cutoff, 0.5 / dt - cutoff)
+    decay = _DECAY_NEPERS / (2.0 * math.pi * math.sin(math.pi / (4.0 * order)) * band * dt)
+    max_pad = tf.cast(_MAX_PAD_FACTOR * nt, tf.float64)
+    pad = tf.cast(tf.math.ceil(tf.clip_by_value(decay, 1.0, max_pad)), tf.int32)
+    nfft = nt + pad
+    power = tf.cast(tf.cast(_butterworth_power(nfft, dt, cutoff, order), x.dtype),
+                    complex_dtype)
+    spectrum = tf.signal.rfft(traces, fft_length=[nfft]) * power
+    filtered = tf.signal.irfft(spectrum, fft_length=[nfft])[..., :nt]
+    filtered = tf.ensure_shape(filtered, traces.shape)
+    return tf.transpose(filtered, (0, 2, 1))
+
+
+@keras.saving.register_keras_serializable(package="keras_seismic")
+class FilteredMisfit(_Misfit):
+    """A misfit of low-passed data, for multiscale (low-to-high frequency) inversion.
+
+    Both ``y_true`` and ``y_pred`` are low-passed along time (axis 1) by a zero-phase
+    Butterworth filter, then compared by ``misfit``:
+
+    ``misfit_s = misfit(F y_true, F y_pred)_s``,  ``F = ifft |H(f)|**2 fft``,
+
+    where ``H`` is the response of ``scipy.signal.butter(order, cutoff, fs=1/dt)``;
+    ``|H|**2`` is the response of that filter run forwards and backwards (as
+    ``scipy.signal.sosfiltfilt``), real, so the filter shifts no phase. It is applied by
+    multiplying the rFFT in TensorFlow, so the loss is differentiable; since ``F`` is
+    symmetric, the adjoint source is ``F`` applied to the adjoint source of ``misfit``.
+    Each trace is zero-padded in time until the filter's impulse response has decayed to
+    1e-6 of its peak (at most 16 trace lengths), so nothing wraps around in time.
+
+    The cutoff lives in a non-trainable ``tf.Variable``: setting :attr:`cutoff` (for
+    example from :class:`keras_seismic.callbacks.MultiscaleSchedule`) changes the loss of a
+    running ``fit`` without retracing it. A cutoff of ``None``, or at or above the Nyquist
+    frequency ``0.5 / dt``, switches the filter off: the loss is then exactly ``misfit``.
+
+    Args:
+        misfit: the misfit of the filtered data: a :class:`keras.losses.Loss` whose
+            ``call`` gives one value a shot (all misfits of this module), or its serialized
+            config. Defaults to :class:`L2Misfit`. Its own reduction is not used.
+        dt: time sampling of the data in seconds (the survey's ``dt``).
+        cutoff: corner frequency in Hz (where ``|H|**2 = 1/2``), or None for no filtering.
+        order: order of the Butterworth filter (a whole number >= 1, default 6); the
+            forward-backward response falls by ``12 * order`` dB an octave.
+        reduction: ``"sum"`` (default) or any other Keras reduction.
+        name: name of the loss; defaults to ``"filtered_misfit"``.
+        dtype: ``"float64"`` for double precision; by default that of ``misfit``.
+
+    Shapes:
+        ``y_true``, ``y_pred``: ``(batch, nt, nrec)`` or ``(batch, nt, nrec, 1)``.
+        ``call`` returns ``(batch,)``.
+
+    Raises:
+        ValueError: if ``dt`` is missing or not positive, ``cutoff`` is not positive, or
+            ``order`` is not a whole number >= 1.
+        TypeError: if ``misfit`` is not a loss.
+
+    Example:
+        >>> loss = ks.losses.FilteredMisfit(dt=survey.dt, cutoff=4.0)
+        >>> model.compile(optimizer="adam", loss=loss)
+        >>> model.fit(shots, observed, epochs=5)
+        >>> loss.cutoff = 8.0            # or use callbacks.MultiscaleSchedule
+        >>> model.fit(shots, observed, epochs=5)
+    """
+
+    def __init__(self, misfit=None, dt=None, cutoff=None, order=6, reduction="sum",
+                 name=None, dtype=None):
+        if misfit is None:
+            misfit = L2Misfit(dtype=dtype)
+        elif isinstance(misfit, dict):
+            misfit = keras.saving.deserialize_keras_object(misfit)
+        elif isinstance(misfit, str):
+            misfit = keras.losses.get(misfit)
+        if not callable(misfit):
+            raise TypeError(f"FilteredMisfit: misfit must be a keras loss; got "
+                            f"{type(misfit).__name__}")
+        if dtype is None and isinstance(misfit, _Misfit):
+            dtype = misfit.dtype
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        if dt is None:
+            raise ValueError("FilteredMisfit: give the time sampling dt of the data in "
+                             "seconds (the survey's dt)")
+        self.misfit = misfit
+        self.dt = _positive("FilteredMisfit", "dt", dt)
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer, float)) or \
+                int(order) != order or order < 1:
+            raise ValueError(f"FilteredMisfit: order must be a whole number >= 1; got "
+                             f"{order!r}")
+        self.order = int(order)
+        with tf.init_scope():        # a plain eager variable, even if built inside a graph
+            self._cutoff = tf.Variable(self._check_cutoff(cutoff), trainable=False,
+                                       dtype=tf.float64, name="cutoff")
+
+    @property
+    def nyquist(self):
+        """The Nyquist frequency ``0.5 / dt`` in Hz."""
+        return 0.5 / self.dt
+
+    @staticmethod
+    def _check_cutoff(cutoff):
+        if cutoff is None:
+            return math.inf
+        return _positive("FilteredMisfit", "cutoff", cutoff)
+
+    @property
+    def cutoff(self):
+        """The corner frequency in Hz, or None if the data are not filtered. Settable,
+        also during ``fit`` (no retracing)."""
+        value = float(self._cutoff.numpy())
+        return None if math.isinf(value) else value
+
+    @cutoff.setter
+    def cutoff(self, value):
+        self._cutoff.assign(self._check_cutoff(value))
+
+    @property
+    def cutoff_variable(self):
+        """The non-trainable float64 ``tf.Variable`` that holds the cutoff (``inf`` for
+        none)."""
+        return self._cutoff
+
+    @property
+    def filtering(self):
+        """Whether the current cutoff filters the data (it is below Nyquist)."""
+        return self.cutoff is not None and self.cutoff < self.nyquist
+
+    def _active(self):
+        return self._cutoff < self.nyquist
+
+    def lowpass(self, data):
+        """The data low-passed as this loss sees them (the identity when not filtering).
+
+        Args:
+            data: ``(batch, nt, nrec)`` or ``(batch, nt, nrec, 1)`` array or tensor.
+
+        Returns:
+            A tensor of the same shape, in the loss's dtype.
+        """
+        data = tf.cast(tf.convert_to_tensor(data), self.dtype)
+        channel = data.shape.rank == 4 and data.shape[-1] == 1
+        traces = tf.squeeze(data, -1) if channel else data
+        if traces.shape.rank != 3:
+            raise ValueError(f"FilteredMisfit.lowpass: data must have shape (batch, nt, nrec) "
+                             f"or (batch, nt, nrec, 1); got {_fmt(data.shape)}")
+        filtered = tf.cond(self._active(),
+                           lambda: _lowpass(traces, self.dt, self._cutoff, self.order),
+                           lambda: traces)
+        return filtered[..., None] if channel else filtered
+
+    def _per_shot(self, y_true, y_pred):
+        cutoff = self._cutoff
+
+        def filtered():
+            return (_lowpass(y_true, self.dt, cutoff, self.order),
+                    _lowpass(y_pred, self.dt, cutoff, self.order))
+
+        y_true, y_pred = tf.cond(self._active(), filtered, lambda: (y_true, y_pred))
+        if isinstance(self.misfit, keras.losses.Loss):
+            inner_dtype = self.misfit.dtype
+            values = self.misfit.call(tf.cast(y_true, inner_dtype),
+                                      tf.cast(y_pred, inner_dtype))
+        else:
+            values = self.misfit(y_true, y_pred)
+        return tf.cast(values, self.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(misfit=keras.saving.serialize_keras_object(self.misfit), dt=self.dt,
+                      cutoff=self.cutoff, order=self.order)
+        return config
+
+
+__all__ += ["FilteredMisfit"]

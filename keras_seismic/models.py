@@ -74,8 +74,9 @@ class FWI(_Inversion):
         self.velocity_model = VelocityModel(initial_vp, constraint=Box(vmin, vmax),
                                             mask=mask, shape=self.prop.grid.shape,
                                             name="velocity_model")
-        self.velocity_model.build()  # so .velocity exists before the first call
+        self.velocity_model.build()
         self.modeling = Modeling(self.prop, name="modeling")
+        self.built = True  # every weight exists: .velocity and BackupAndRestore work at once
         self._mean_vp = float(np.mean(initial_vp)) if initial_vp is not None else 2000.0
 
     def _default_learning_rate(self):
@@ -136,6 +137,8 @@ class LSRTM(_Inversion):
                                           name="image")
         self.reflectivity.build()
         self.born_layer = Born(self.prop, vp0, name="born")
+        self.born_layer.build()
+        self.built = True
         self.learning_rate = learning_rate
 
     def _default_learning_rate(self):

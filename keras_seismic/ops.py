@@ -98,7 +98,7 @@ def _data_shape(prop, batch):
     return (batch, *prop.data_shape)
 
 
-def modeling(prop, vp, shots, wavelet=None, keep=True):
+def modeling(prop, vp, shots, wavelet=None, keep=True, velocity_gradient=True):
     """Nonlinear modeling ``d = F(vp)`` of the shots, differentiable in vp (and wavelet).
 
     Args:
@@ -107,19 +107,25 @@ def modeling(prop, vp, shots, wavelet=None, keep=True):
         shots: int (batch,) survey shot of each sample.
         wavelet: optional float32 (batch, nsrc, nt) source wavelets (source estimation).
         keep: store the forward wavefield for the backward pass (training).
+        velocity_gradient: False when vp is fixed: nothing is stored, and the backward
+            pass only computes the wavelet gradient (a plain adjoint solve).
 
     Returns:
         float32 (batch, nt, nrec).
     """
     inputs = [vp] if wavelet is None else [vp, wavelet]
+    store = keep and velocity_gradient
 
     def forward(s, v, w=None):
-        if not keep:
+        if not store:
             return prop.forward(_velocity(v), s, wavelet=w), _NO_STATE
         data, state = prop.forward_with_state(_velocity(v), s, wavelet=w)
         return data, STATES.put(state)
 
     def backward(s, token, dy, v, w=None):
+        if not velocity_gradient:
+            g_w = None if w is None else prop.wavelet_adjoint(_velocity(v), dy, s)
+            return [np.zeros_like(v)] + ([] if w is None else [g_w.reshape(w.shape)])
         state = _take_state(token, lambda: prop.forward_with_state(_velocity(v), s,
                                                                    wavelet=w)[1])
         try:

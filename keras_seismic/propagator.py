@@ -381,6 +381,20 @@ class AcousticPropagator:
                                           keep=False)
         return data
 
+    def wavelet_adjoint(self, vp, data, shots=None):
+        """Adjoint of forward modeling with respect to the source wavelets (modeling is
+        linear in them): the adjoint field at the sources, resampled to the survey's axis.
+
+        Returns:
+            float32 ``(n, nsrc, nt)``.
+        """
+        shots = self.check_shots(shots)
+        vp = self.check_velocity(vp, len(shots))
+        data = self.check_data(data, len(shots))
+        items = [(i, s, data[i], None, None) for i, s in enumerate(shots)]
+        results = self.executor.map(_gradient_task, (_Model(self, vp), "wavelet"), items)
+        return np.stack([r[1] for r in results])
+
     def extended_adjoint(self, vp, data, shots=None):
         """Adjoint of :meth:`extended_forward` with respect to the weights.
 

@@ -266,3 +266,19 @@ def test_non_tensorflow_backend_is_refused(monkeypatch, problem):
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(ValueError, match="TensorFlow backend"):
         layers.Modeling(prop)
+
+
+def test_source_estimation_in_a_fixed_velocity_stores_nothing(problem):
+    prop, vp = problem
+    layer = layers.Modeling(prop, velocity_gradient=False)
+    wavelet = tf.Variable(prop.survey.wavelet[SHOTS.numpy()])
+    dy = RNG.standard_normal((2, *prop.data_shape)).astype(np.float32)
+    pending = len(ops.STATES)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer([np.stack([vp, vp]), SHOTS, wavelet], training=True) * dy)
+        assert len(ops.STATES) == pending
+    g = tape.gradient(loss, wavelet).numpy()
+    assert relative_error(g, prop.wavelet_adjoint(vp, dy, SHOTS.numpy())) < 1e-6
+    assert np.abs(g).max() > 0
+    clone = layers.Modeling.from_config(layer.get_config())
+    assert clone.velocity_gradient is False
