@@ -22,7 +22,10 @@ class _Inversion(keras.Model):
         raise NotImplementedError
 
     def compile(self, optimizer=None, loss=None, **kwargs):
-        optimizer = optimizer or keras.optimizers.Adam(self._default_learning_rate())
+        # Misfit gradients scale with the data's amplitude (tiny for point sources in 3-D):
+        # a negligible epsilon keeps Adam's steps about the learning rate in size anyway.
+        optimizer = optimizer or keras.optimizers.Adam(self._default_learning_rate(),
+                                                       epsilon=1e-20)
         super().compile(optimizer=optimizer, loss=loss or L2Misfit(), **kwargs)
 
     def get_compile_config(self):

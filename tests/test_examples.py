@@ -32,3 +32,12 @@ def test_loop_unrolled_lsrtm_trains_and_reports_errors():
     assert history[-1] < history[0]
     assert set(errors) == {"rtm", "lsrtm_gradient_descent", "loop_unrolled"}
     assert all(0 < e < 2 for e in errors.values()), errors
+
+
+def test_fwi_3d_reduces_misfit_with_bounded_storage():
+    import fwi_3d
+    result = fwi_3d.main(n=20, nshots=2, epochs=3)
+    assert result["misfit_reduction"] > 1.5
+    assert result["model_error_end"] < result["model_error_start"]
+    full = fwi_3d.main(n=20, nshots=2, epochs=1, storage="full")
+    assert result["stored_wavefield_mb_per_shot"] < full["stored_wavefield_mb_per_shot"] / 2

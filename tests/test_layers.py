@@ -282,3 +282,12 @@ def test_source_estimation_in_a_fixed_velocity_stores_nothing(problem):
     assert np.abs(g).max() > 0
     clone = layers.Modeling.from_config(layer.get_config())
     assert clone.velocity_gradient is False
+
+
+def test_3d_layer_gradient_is_born_adjoint():
+    prop, vp = small_problem(ndim=3, storage="full")
+    vps = np.stack([vp, vp])
+    dy = RNG.standard_normal((2, *prop.data_shape)).astype(np.float32)
+    g, = gradients(layers.Modeling(prop), [vps, SHOTS], [0], dy, graph=True)
+    reference = prop.born_adjoint(vp, dy, SHOTS.numpy(), reduce=False)
+    assert relative_error(g, reference) < 1e-4
