@@ -22,3 +22,7 @@ test: install
 
 benchmark: install
 	$(PYTHON) benchmarks/benchmark.py
+
+# The documentation (mkdocs.yml, docs/) into site/; fails on any warning.
+docs: install
+	$(PYTHON) -m mkdocs build --strict -d site
