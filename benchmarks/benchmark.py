@@ -27,7 +27,10 @@ allocation) and then ``--repeat`` timed calls; the table shows their median. For
   sum of the sections of Devito's performance summary). The rest is keras_seismic's Python
   work: validation, padding, resampling, buffer set-up and copies;
 * peak memory: the high-water mark of the process's resident set size (RSS) during a call
-  minus its RSS just before it, in MiB, for the first call and for the worst timed call.
+  minus its RSS just before it, in MiB, for the first call and for the worst timed call;
+* others CPU: the share of the machine's CPU that other processes used while the row ran.
+  OpenMP kernels that use every core slow down many times over when anything else runs, so
+  a row with more than a few % is not to be trusted (a warning is printed at the end).
 
 Usage: ``python benchmarks/benchmark.py [--repeat N] [--small]``
 """
@@ -80,8 +83,7 @@ def make_problem(size, storage="subsampled"):
 
 def internal_axis(prop, vp):
     """``(dt, steps)`` of the propagator's internal time axis for ``vp``."""
-    dt, k = prop.time_steps(vp)
-    return dt, (prop.survey.nt - 1) * k + 1
+    return prop.time_steps(vp)
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -218,23 +220,28 @@ def bare_devito_forward(prop, vp):
     return op, dict(u=u, rec=rec), dt, steps
 
 
-def bare_devito_row(size):
-    """``(run, solves, prop, vp, build)``: ``build()`` makes the operator (timed as part of
-    the first call), ``run()`` zeroes the field (untimed) and applies it."""
-    prop, vp = make_problem(size)
-    state = {}
+class BareDevitoRow:
+    """The bare Devito row: ``build()`` makes the operator (part of the first call),
+    ``prepare()`` zeroes the wavefield (untimed), ``run()`` applies the operator."""
 
-    def build():
-        state["op"], state["fields"], state["dt"], state["steps"] = \
-            bare_devito_forward(prop, vp)
+    def __init__(self, size):
+        self.prop, self.vp = make_problem(size)
 
-    def prepare():
-        state["fields"]["u"].data_with_halo[:] = 0.0
+    def build(self):
+        self.op, self.fields, self.dt, self.steps = bare_devito_forward(self.prop, self.vp)
 
-    def run():
-        state["op"].apply(time_m=0, time_M=state["steps"] - 1, dt=state["dt"])
+    def prepare(self):
+        self.fields["u"].data_with_halo[:] = 0.0
 
-    return run, prepare, build, prop, vp, state
+    def run(self):
+        self.op.apply(time_m=0, time_M=self.steps - 1, dt=self.dt)
+
+    def data_difference(self):
+        """Max relative difference between this operator's and the propagator's data."""
+        _, to_survey = self.prop._resampling(self.steps)
+        ours = to_survey @ np.asarray(self.fields["rec"].data[:self.steps])
+        theirs = self.prop.forward(self.vp)[0]
+        return float(np.abs(ours - theirs).max() / np.abs(theirs).max())
 
 
 def measure(run, repeat, clock, prepare=None, build=None):
@@ -272,23 +279,19 @@ def run_row(name, size, repeat):
     clock = ApplyClock()
     extra = {}
     if name == "bare Devito":
-        run, prepare, build, prop, vp, state = bare_devito_row(size)
-        result = measure(run, repeat, clock, prepare, build)
-        solves = 1
+        row = BareDevitoRow(size)
+        prop, vp, solves = row.prop, row.vp, 1
+        result = measure(row.run, repeat, clock, row.prepare, row.build)
         # Sanity check: the same physics as the propagator, so the same data.
-        k = prop.time_steps(vp)[1]
-        ours = prop.forward(vp)[0]
-        theirs = state["fields"]["rec"].data[::k]
-        extra["data_rel_diff"] = float(np.abs(ours - theirs).max() / np.abs(ours).max())
+        extra["data_rel_diff"] = row.data_difference()
     else:
         run, solves, prop, vp = keras_seismic_row(name, size)
         result = measure(run, repeat, clock)
-        if name != "forward":
-            dt, steps = internal_axis(prop, vp)
-            factor = prop.save_factor(dt)
-            nsave = (steps // factor) + 1
-            extra["stored_mib"] = nsave * np.prod(prop.padding.padded_shape) * 4 / 2**20
-            extra["save_factor"] = factor
+        if solves == 2:  # what the gradient stores, from one more (untimed) forward
+            _, state = prop.forward_with_state(vp)
+            extra["stored_mib"] = state.nbytes / 2**20
+            extra["save_factor"] = state.stored[0].factor
+            state.release()
     dt, steps = internal_axis(prop, vp)
     points = int(np.prod(prop.padding.padded_shape))
     result.update(extra, solves=solves, points=points, steps=steps, dt=dt,
@@ -307,6 +310,16 @@ def machine_busy_seconds():
         return None
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_fraction(seconds=1.0):
+    """Share of the machine's CPU in use over the next ``seconds``, or None."""
+    busy0 = machine_busy_seconds()
+    time.sleep(seconds)
+    busy1 = machine_busy_seconds()
+    if busy0 is None:
+        return None
+    return (busy1 - busy0) / (seconds * (os.cpu_count() or 1))
 
 
 def children_cpu_seconds():
@@ -350,7 +363,7 @@ def machine_header(size, repeat):
     compiler = configuration["compiler"]
     cfg = dict(COMMON, **PROBLEMS[size])
     load = os.getloadavg()
-    busy = load[0] > 0.5 * (os.cpu_count() or 1)
+    busy_now = machine_busy_fraction()
     return "\n".join([
         f"keras_seismic benchmark ({size}): {cfg['shape'][0]}x{cfg['shape'][1]} cells at "
         f"{cfg['spacing']:g} m, space order {cfg['space_order']}, {cfg['absorbing']} "
@@ -358,9 +371,8 @@ def machine_header(size, repeat):
         f"Ricker, vp {cfg['vmin']:g}-{cfg['vmax']:g} m/s, 1 shot",
         f"machine: nproc={os.cpu_count()}, CPU {cpu}, OMP_NUM_THREADS="
         f"{omp if omp else 'unset (keras_seismic sets it to nproc)'}, load average "
-        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-        + ("  << BUSY: other jobs slow OpenMP kernels down; timings are unreliable" if busy
-           else ""),
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, CPU busy before the start: "
+        + ("n/a" if busy_now is None else f"{busy_now:.0%}"),
         f"devito {devito.__version__}, language {configuration['language']}, compiler "
         f"{compiler.cc} {compiler.version}, platform {configuration['platform']}",
         f"timing: median of {repeat} calls after one warm-up call; each row in a fresh "

@@ -5,10 +5,12 @@ kernels (padded grid, squared slowness, internal time step): input validation, t
 axis, the linear resampling between the survey's ``dt`` and the internal step (and its exact
 adjoint), the padding of the model, and the loop over shots.
 """
+import functools
 import math
 import warnings
 
 import numpy as np
+from scipy import sparse
 
 from .distributed import InProcessExecutor
 from .grid import Grid
@@ -226,13 +228,15 @@ class AcousticPropagator:
 
     # -- time axis ---------------------------------------------------------------------
     def time_steps(self, vp):
-        """Internal time axis for velocity ``vp``: ``(dt, k)`` with ``dt = survey.dt / k``
-        under the CFL limit, so survey samples fall on every ``k``-th internal step."""
+        """Internal time axis for velocity ``vp``: ``(dt, nsteps)``, the largest step under
+        the CFL limit (and no larger than the survey's ``dt``) that spans the record in a
+        whole number of steps."""
         vmax = float(np.max(vp))
         eig = stencil_sum(self.space_order) * sum(1.0 / h**2 for h in self.grid.spacing)
         dt_cfl = _COURANT * 2.0 / (vmax * math.sqrt(eig))
-        k = max(1, math.ceil(self.survey.dt / dt_cfl - 1e-9))
-        return self.survey.dt / k, k
+        duration = self.survey.duration
+        nsteps = max(self.survey.nt, math.ceil(duration / dt_cfl - 1e-9) + 1)
+        return duration / (nsteps - 1), nsteps
 
     def save_factor(self, dt):
         """What a forward run keeps for the gradient: every ``f``-th internal step (an
@@ -410,10 +414,30 @@ class AcousticPropagator:
         return np.stack([r[1] for r in results])
 
     # -- one shot (these run wherever the executor puts them) ----------------------------
-    def _point_source(self, wavelet, k):
+    def _resampling(self, nsteps):
+        """Linear interpolation ``(to_internal, to_survey)`` between the survey's axis and
+        an internal axis of ``nsteps`` steps over the same record: sparse (nsteps, nt) and
+        (nt, nsteps) matrices; their transposes are the adjoints."""
+        return _interpolation(self.survey.nt, nsteps), _interpolation(nsteps, self.survey.nt)
+
+    def _point_source(self, wavelet, nsteps):
         """Right-hand side samples (N, nsrc) of the point sources of a shot: the wavelets
         (nsrc, nt) resampled to the internal axis, divided by the cell volume (a delta)."""
-        return (upsample(wavelet.T, k) / self.grid.cell_volume).astype(np.float32)
+        to_internal, _ = self._resampling(nsteps)
+        return (to_internal @ wavelet.T / self.grid.cell_volume).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=32)
+def _interpolation(n_from, n_to):
+    """Sparse (n_to, n_from) linear interpolation between two uniform axes that both span
+    the same record, with ``n_from`` and ``n_to`` samples."""
+    position = np.arange(n_to) * (n_from - 1) / (n_to - 1)
+    left = np.minimum(np.floor(position + 1e-9).astype(np.int64), n_from - 1)
+    right = np.minimum(left + 1, n_from - 1)
+    frac = np.clip(position - left, 0.0, 1.0)
+    rows = np.arange(n_to)
+    return sparse.csr_matrix((np.r_[1.0 - frac, frac], (np.r_[rows, rows], np.r_[left, right])),
+                             shape=(n_to, n_from))
 
 
 def _as_float32(value, name):
@@ -423,29 +447,6 @@ def _as_float32(value, name):
         raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}") \
             from None
     return array
-
-
-def upsample(x, k):
-    """Linear interpolation of samples ``x`` (nt, ...) onto ``k`` times finer steps,
-    ((nt - 1) k + 1, ...)."""
-    if k == 1:
-        return np.array(x)
-    frac = (np.arange(k) / k).reshape((1, k) + (1,) * (x.ndim - 1))
-    inner = (x[:-1, None] * (1 - frac) + x[1:, None] * frac).reshape((-1,) + x.shape[1:])
-    return np.concatenate([inner, x[-1:]])
-
-
-def upsample_adjoint(y, k):
-    """Exact adjoint of :func:`upsample`: ((nt - 1) k + 1, ...) -> (nt, ...)."""
-    if k == 1:
-        return np.array(y)
-    frac = (np.arange(k) / k).reshape((1, k) + (1,) * (y.ndim - 1))
-    blocks = y[:-1].reshape((-1, k) + y.shape[1:])
-    x = np.zeros(((len(y) - 1) // k + 1,) + y.shape[1:], dtype=np.float64)
-    x[:-1] += (blocks * (1 - frac)).sum(axis=1)
-    x[1:] += (blocks * frac).sum(axis=1)
-    x[-1] += y[-1]
-    return x
 
 
 class _Model:
@@ -462,7 +463,7 @@ class _Model:
         return self.prop.padding.pad(1.0 / v.astype(np.float32) ** 2).astype(np.float32)
 
     def shot(self, i):
-        """``(m, vp, (dt, k))`` of the i-th shot of the call. Each shot's time step comes
+        """``(m, vp, (dt, nsteps))`` of the i-th shot of the call. Each shot's time step comes
         from its own velocity, so a sample never depends on the rest of its batch."""
         v = self.vp if self.shared else self.vp[i]
         m = self._padded if self.shared else self._pad(v)
@@ -473,24 +474,17 @@ def _forward_task(shared, item):
     model, keep = shared
     i, shot, wavelet, weights = item
     prop = model.prop
-    m, _, (dt, k) = model.shot(i)
+    m, _, (dt, nsteps) = model.shot(i)
+    to_internal, to_survey = prop._resampling(nsteps)
     factor = prop.save_factor(dt) if keep else None
     if weights is None:
-        source = Source(prop._src_coords[shot], prop._point_source(wavelet, k))
+        source = Source(prop._src_coords[shot], prop._point_source(wavelet, nsteps))
     else:
         source = Source(weights=prop.padding.pad(weights, mode="constant"),
-                        wavelet=upsample(wavelet[0], k))
+                        wavelet=(to_internal @ wavelet[0]).astype(np.float32))
     data, stored = prop._solver.forward(m, prop._damp, dt, prop._rec_coords[shot], source,
                                         save=factor)
-    # Survey samples sit on every k-th internal step.
-    return data[::k], stored
-
-
-def _adjoint_data(residual, k):
-    """Adjoint of taking every k-th internal sample: (nt, nrec) -> (N, nrec)."""
-    out = np.zeros(((len(residual) - 1) * k + 1, residual.shape[1]), dtype=np.float32)
-    out[::k] = residual
-    return out
+    return (to_survey @ data).astype(np.float32), stored
 
 
 def _gradient_task(shared, item):
@@ -498,21 +492,23 @@ def _gradient_task(shared, item):
     model, source = shared
     i, shot, residual, stored, wavelet = item
     prop = model.prop
-    m, v, (dt, k) = model.shot(i)
+    m, v, (dt, nsteps) = model.shot(i)
+    to_internal, to_survey = prop._resampling(nsteps)
     kwargs = {}
     if source == "wavelet":
         kwargs["src_coords"] = prop._src_coords[shot]
     elif source == "weights":
-        kwargs["wavelet"] = upsample(wavelet[0], k)
+        kwargs["wavelet"] = (to_internal @ wavelet[0]).astype(np.float32)
     out = prop._solver.adjoint(m, prop._damp, dt, prop._rec_coords[shot],
-                               _adjoint_data(residual, k), stored=stored, **kwargs)
+                               (to_survey.T @ residual).astype(np.float32), stored=stored,
+                               **kwargs)
     grad = None
     if stored is not None:
         # dm = -2 dvp / vp^3, and the model's edge values fill the absorbing layer.
         grad = (prop.padding.pad_adjoint(out["image"]) * (-2.0 / v.astype(np.float64) ** 3)
                 ).astype(np.float32)
     if source == "wavelet":
-        return grad, (upsample_adjoint(out["sources"], k).T / prop.grid.cell_volume
+        return grad, ((to_internal.T @ out["sources"]).T / prop.grid.cell_volume
                       ).astype(np.float32)
     if source == "weights":
         return grad, prop.padding.crop(out["weights"]).astype(np.float32)
@@ -523,10 +519,10 @@ def _born_task(shared, item):
     model, dvp = shared
     i, shot = item
     prop = model.prop
-    m, v, (dt, k) = model.shot(i)
+    m, v, (dt, nsteps) = model.shot(i)
     dv = dvp if dvp.ndim == prop.grid.ndim else dvp[i]
     dm = prop.padding.pad(-2.0 * dv / v.astype(np.float64) ** 3).astype(np.float32)
-    rhs = prop._point_source(prop.survey.wavelet[shot], k)
+    rhs = prop._point_source(prop.survey.wavelet[shot], nsteps)
     data = prop._solver.born(m, prop._damp, dt, prop._rec_coords[shot],
                              prop._src_coords[shot], rhs, dm)
-    return data[::k]
+    return (prop._resampling(nsteps)[1] @ data).astype(np.float32)

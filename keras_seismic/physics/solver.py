@@ -116,24 +116,25 @@ class _StepCheckpoint(DevitoCheckpoint):
 
 class _Pool:
     """Idle stored-wavefield buffers, reused so that training does not allocate (and page
-    in) a full-size buffer at every step."""
+    in) a full-size buffer at every step. At most ``keep`` idle buffers are held in all,
+    the oldest dropped first, so buffers of sizes no longer used do not pile up."""
 
     def __init__(self, keep=4):
-        self._free, self._lock, self._keep = {}, threading.Lock(), keep
+        self._free, self._lock, self._keep = [], threading.Lock(), keep
 
     def take(self, key, make):
         with self._lock:
-            free = self._free.get(key)
-            if free:
-                return free.pop()
+            for i, (k, function) in enumerate(self._free):
+                if k == key:
+                    del self._free[i]
+                    return function
         return make()
 
     def put(self, function):
         key = (function.shape, function.dimensions[0].factor)
         with self._lock:
-            free = self._free.setdefault(key, [])
-            if len(free) < self._keep:
-                free.append(function)
+            self._free.append((key, function))
+            del self._free[:-self._keep]
 
 
 class WaveSolver:
