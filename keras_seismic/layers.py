@@ -10,7 +10,12 @@ one too. Layers compute in float32 whatever the dtype policy.
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.eager import record
+
+try:  # is a gradient tape recording? (private API; without it, assume one may be)
+    from tensorflow.python.eager.record import could_possibly_record
+except ImportError:  # pragma: no cover
+    def could_possibly_record():
+        return True
 
 from . import ops
 from .propagator import AcousticPropagator
@@ -120,7 +125,7 @@ class _WaveLayer(keras.layers.Layer):
         when called eagerly under a recording gradient tape."""
         if training is not None:
             return bool(training)
-        return tf.executing_eagerly() and record.could_possibly_record()
+        return tf.executing_eagerly() and could_possibly_record()
 
     def get_config(self):
         config = super().get_config()
