@@ -83,8 +83,9 @@ class FWI(_Inversion):
         self._mean_vp = float(np.mean(initial_vp)) if initial_vp is not None else 2000.0
 
     def _default_learning_rate(self):
-        # Adam's steps are about the learning rate in size: 1% of the mean velocity.
-        return 0.01 * self._mean_vp
+        # Adam's steps are about the learning rate in size: 0.2% of the mean velocity a
+        # step (about 4 m/s at 2000 m/s); larger steps oscillate on small problems.
+        return 0.002 * self._mean_vp
 
     def call(self, shots, training=None):
         return self.modeling([self.velocity_model(shots), shots], training=training)
@@ -145,8 +146,8 @@ class LSRTM(_Inversion):
         self.learning_rate = learning_rate
 
     def _default_learning_rate(self):
-        # Adam's steps are about the learning rate in size, here in m/s of the image.
-        return self.learning_rate or 10.0
+        # Adam's steps are about the learning rate in size, here 1 m/s of the image a step.
+        return self.learning_rate or 1.0
 
     def call(self, shots, training=None):
         return self.born_layer([self.reflectivity(shots), shots])
