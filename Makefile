@@ -20,6 +20,10 @@ install: $(VENV_DEP)
 test: install
 	$(PYTHON) -m pytest -q tests
 
+# Multiscale FWI of the built-in faulted model; figures, model and metrics.json in out/.
+demo: install
+	$(PYTHON) -m keras_seismic demo --out out
+
 benchmark: install
 	$(PYTHON) benchmarks/benchmark.py
 
