@@ -33,7 +33,7 @@ from collections import OrderedDict, Counter, defaultdict
 
 import numpy as np
 
-__all__ = ["InProcessExecutor", "DaskExecutor", "RemoteResult", "local_client"]
+__all__ = ["InProcessExecutor", "DaskExecutor", "PendingMap", "RemoteResult", "local_client"]
 
 
 # -- the in-process executor -------------------------------------------------------------
