@@ -17,6 +17,7 @@ DPI = 72
 
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 from common import small_survey  # noqa: E402
+import fwi_model_fit  # noqa: E402
 
 
 def save(fig, name):
@@ -26,16 +27,9 @@ def save(fig, name):
 
 def fwi_figures(shape=(120, 50), nshots=6, epochs=10):
     """What examples/fwi_model_fit.py does, with its figures."""
-    grid, true = ks.datasets.faulted(shape=shape, spacing=10.0)
-    survey = ks.datasets.surface_survey(grid, nshots=nshots, f0=10.0, duration=0.8)
-    prop = ks.AcousticPropagator(grid, survey, space_order=8, absorbing_width=20)
-    observed = prop.forward(true)
-    start = ks.datasets.smooth(true, 60.0, grid=grid, water_velocity=1500.0)
-    model = ks.models.FWI(prop, start, vmin=1450.0, vmax=float(true.max()) + 100.0,
-                          mask=ks.datasets.water_mask(start))
-    model.compile()
-    history = model.fit(np.arange(nshots), observed, batch_size=2, epochs=epochs,
-                        shuffle=True, verbose=0)
+    out = fwi_model_fit.run(shape, nshots, epochs, verbose=0)
+    grid, survey, true, observed = out["grid"], out["survey"], out["true"], out["observed"]
+    start, model, history = out["start"], out["model"], out["history"]
     save(plotting.plot_velocity(true, grid, title="faulted model (true)"), "faulted.png")
     save(plotting.plot_shot(observed[nshots // 2], survey.dt, survey.receivers[nshots // 2],
                             title=f"observed shot {nshots // 2}"), "shot.png")

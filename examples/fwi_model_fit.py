@@ -8,7 +8,9 @@ import numpy as np
 import keras_seismic as ks
 
 
-def main(shape=(120, 50), nshots=6, epochs=10, f0=10.0):
+def run(shape=(120, 50), nshots=6, epochs=10, f0=10.0, verbose=2):
+    """The inversion; returns its pieces (grid, survey, true, start, observed, model,
+    history) for printing or plotting."""
     grid, true = ks.datasets.faulted(shape=shape, spacing=10.0)
     survey = ks.datasets.surface_survey(grid, nshots=nshots, f0=f0, duration=0.8)
     prop = ks.AcousticPropagator(grid, survey, space_order=8, absorbing_width=20)
@@ -18,7 +20,14 @@ def main(shape=(120, 50), nshots=6, epochs=10, f0=10.0):
                           mask=ks.datasets.water_mask(start))
     model.compile()
     history = model.fit(np.arange(nshots), observed, batch_size=2, epochs=epochs,
-                        shuffle=True, verbose=2)
+                        shuffle=True, verbose=verbose)
+    return dict(grid=grid, survey=survey, true=true, start=start, observed=observed,
+                model=model, history=history)
+
+
+def main(shape=(120, 50), nshots=6, epochs=10, f0=10.0):
+    out = run(shape, nshots, epochs, f0)
+    true, start, history, model = out["true"], out["start"], out["history"], out["model"]
     error = lambda v: float(np.linalg.norm(v - true) / np.linalg.norm(true))  # noqa: E731
     result = {"misfit_reduction": history.history["loss"][0] / history.history["loss"][-1],
               "model_error_start": error(start), "model_error_end": error(model.velocity)}
