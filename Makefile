@@ -8,7 +8,7 @@ PYTHON := .venv/bin/python
 VENV_DEP := .venv/bin/python
 endif
 
-.PHONY: install test demo benchmark docs
+.PHONY: install test demo benchmark docs image-check
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -30,3 +30,13 @@ benchmark: install
 # The documentation (mkdocs.yml, docs/) into site/; fails on any warning.
 docs: install
 	$(PYTHON) -m mkdocs build --strict -d site
+
+# The Dockerfile carried out without a Docker engine (none runs on CI's machines): its own
+# steps in a Debian chroot, then its default command, the demo, as its non-root user with
+# out-image/ mounted on /out. Needs root; installs debootstrap if it is missing.
+image-check:
+	command -v debootstrap >/dev/null || apt-get install -y -q debootstrap \
+		|| (apt-get update -q && apt-get install -y -q debootstrap)
+	rm -rf out-image
+	python3 .ci/dockerfile_chroot.py --out out-image
+	test -s out-image/metrics.json && test -s out-image/comparison.png

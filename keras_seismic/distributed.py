@@ -745,18 +745,24 @@ def local_client(n_workers=None, omp_threads=None, **kwargs):
 
 
 class _Progress:
-    """A one-line progress bar in the style of Keras's Progbar."""
+    """A one-line progress bar in the style of Keras's Progbar. Like Progbar, it redraws
+    only on a terminal; into a log file or pipe it writes just the final line."""
 
-    def __init__(self, total, width=30, stream=sys.stderr):
-        self.total, self.width, self.stream, self.start = total, width, stream, time.time()
+    def __init__(self, total, width=30, stream=None):
+        self.total, self.width, self.start = total, width, time.time()
+        self.stream = stream or sys.stderr
+        self.dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def update(self, done):
+        if not (self.dynamic or done == self.total):
+            return
         filled = int(self.width * done / self.total)
         bar = "=" * max(filled - 1, 0) + (">" if filled < self.width else "=")
         elapsed = time.time() - self.start
         eta = elapsed / done * (self.total - done)
-        self.stream.write(f"\r{done}/{self.total} shots [{bar:<{self.width}}] "
-                          f"{elapsed:.0f}s elapsed, ETA {eta:.0f}s")
+        redraw = "\r" if self.dynamic else ""
+        self.stream.write(f"{redraw}{done}/{self.total} shots "
+                          f"[{bar:<{self.width}}] {elapsed:.0f}s elapsed, ETA {eta:.0f}s")
         if done == self.total:
             self.stream.write("\n")
         self.stream.flush()

