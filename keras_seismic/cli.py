@@ -226,17 +226,20 @@ class _Boolean:
 
 
 class _Choice:
+    """One of ``choices``, in any case; returns the choice as spelled there."""
+
     def __init__(self, choices):
         self.choices = tuple(choices)
+        self.canonical = {c.lower(): c for c in self.choices}
         self.what = "one of " + ", ".join(repr(c) for c in self.choices)
 
     def __call__(self, value, field, ck):
-        if not isinstance(value, str) or value.lower() not in self.choices:
-            close = difflib.get_close_matches(str(value).lower(), self.choices, n=1) \
+        if not isinstance(value, str) or value.lower() not in self.canonical:
+            close = difflib.get_close_matches(str(value).lower(), self.canonical, n=1) \
                 if isinstance(value, str) else []
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = f" (did you mean {self.canonical[close[0]]!r}?)" if close else ""
             return ck.error(field, f"expected {self.what}; got {_describe(value)}{hint}")
-        return value.lower()
+        return self.canonical[value.lower()]
 
 
 class _Numbers:
@@ -378,7 +381,8 @@ def load_config(path):
 _FWI_SECTIONS = ("data", "starting_model", "true_model", "propagator", "inversion", "output")
 _DATA_KEYS = ("shots", "f0", "wavelet")
 _VELOCITY_FILE_KEYS = ("path", "spacing", "origin")
-_PROPAGATOR_KEYS = ("space_order", "absorbing_width", "free_surface")
+_PROPAGATOR_KEYS = ("space_order", "absorbing_width", "free_surface", "platform", "language",
+                    "compiler")
 _INVERSION_KEYS = ("epochs", "batch_size", "learning_rate", "learning_rate_decay", "vmin",
                    "vmax", "water_velocity", "misfit", "multiscale", "shuffle", "seed")
 _MULTISCALE_KEYS = ("cutoffs", "epochs_per_stage", "filter_order")
@@ -399,9 +403,19 @@ def _velocity_file(section):
 
 
 def _propagator_options(section):
-    return {"space_order": section.get("space_order", _Integer(2, 16, even=True), 8),
-            "absorbing_width": section.get("absorbing_width", _Integer(0, 1000), 40),
-            "free_surface": section.get("free_surface", _Boolean(), False)}
+    from .physics.target import Target, accepted   # where the kernels run (GPU docs)
+    options = {"space_order": section.get("space_order", _Integer(2, 16, even=True), 8),
+               "absorbing_width": section.get("absorbing_width", _Integer(0, 1000), 40),
+               "free_surface": section.get("free_surface", _Boolean(), False)}
+    target = {setting: section.get(setting, _Choice(accepted(setting)))
+              for setting in ("platform", "language", "compiler")}
+    if _INVALID not in target.values():
+        try:
+            Target(**target)
+        except ValueError as err:     # a GPU-only language on a CPU platform
+            section.checker.error(section.field("language"), str(err))
+    options.update({key: value for key, value in target.items() if value is not None})
+    return options
 
 
 def parse_fwi_config(raw, base=".", source=None):

@@ -14,7 +14,7 @@ from scipy import sparse
 
 from .distributed import InProcessExecutor
 from .grid import Grid
-from .physics import Padding, Source, WaveSolver, stencil_sum
+from .physics import Padding, Source, Target, WaveSolver, stencil_sum
 from .survey import Survey
 from .wavelets import highest_frequency
 
@@ -66,6 +66,12 @@ class AcousticPropagator:
             ``"full"`` (every internal step; exact discrete adjoint, more memory) or
             ``"checkpointing"`` (nothing: the gradient recomputes the forward field from
             about sqrt(steps) checkpoints with pyrevolve; exact, least memory, slowest).
+        platform, language, compiler: where Devito's kernels run (see the GPU page of the
+            docs): e.g. ``platform="nvidiaX", language="openacc", compiler="nvc"`` for an
+            NVIDIA GPU with the NVIDIA HPC SDK, or ``language="openmp"`` with a GPU
+            platform for OpenMP offloading. None (default) leaves each to Devito's
+            configuration: ``DEVITO_PLATFORM``, ``DEVITO_LANGUAGE``, ``DEVITO_ARCH``, or
+            the CPU it finds with OpenMP and gcc.
 
     Shapes: velocity ``grid.shape`` (or one a shot, ``(n, *grid.shape)``), in m/s; data
     ``(n, nt, nrec)`` for the ``n`` shots asked for (all when ``shots=None``).
@@ -77,7 +83,8 @@ class AcousticPropagator:
     """
 
     def __init__(self, grid, survey, space_order=8, absorbing_width=40, free_surface=False,
-                 executor=None, storage="subsampled"):
+                 executor=None, storage="subsampled", platform=None, language=None,
+                 compiler=None):
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a keras_seismic.Grid; got {type(grid).__name__}")
         if not isinstance(survey, Survey):
@@ -104,6 +111,7 @@ class AcousticPropagator:
         self.grid, self.survey = grid, survey
         self.space_order, self.absorbing_width = int(space_order), int(absorbing_width)
         self.free_surface, self.storage = bool(free_surface), storage
+        self.target = Target(platform, language, compiler)
         self.executor = executor if executor is not None else InProcessExecutor()
         self._setup()
 
@@ -112,7 +120,8 @@ class AcousticPropagator:
                                self.free_surface)
         self._damp = self.padding.damping(self.grid.spacing)
         self._solver = WaveSolver(self.grid.ndim, self.grid.spacing, self.space_order,
-                                  self.padding.surface_index if self.free_surface else None)
+                                  self.padding.surface_index if self.free_surface else None,
+                                  self.target)
         self._fmax = highest_frequency(self.survey.wavelet, self.survey.dt)
         # Positions in the padded frame, as the solver wants them.
         shift = np.asarray(self.grid.origin) - np.asarray(self.padding.lower) * \
@@ -124,7 +133,8 @@ class AcousticPropagator:
     def get_config(self):
         return {"grid": self.grid.get_config(), "survey": self.survey.get_config(),
                 "space_order": self.space_order, "absorbing_width": self.absorbing_width,
-                "free_surface": self.free_surface, "storage": self.storage}
+                "free_surface": self.free_surface, "storage": self.storage,
+                **self.target.operator_options}
 
     @classmethod
     def from_config(cls, config, executor=None):

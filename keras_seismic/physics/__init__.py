@@ -19,5 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 
 from .boundary import Padding  # noqa: E402
 from .solver import Recompute, Source, StoredWavefield, WaveSolver, stencil_sum  # noqa: E402
+from .target import Target  # noqa: E402
 
-__all__ = ["Padding", "Recompute", "Source", "StoredWavefield", "WaveSolver", "stencil_sum"]
+__all__ = ["Padding", "Recompute", "Source", "StoredWavefield", "Target", "WaveSolver",
+           "stencil_sum"]

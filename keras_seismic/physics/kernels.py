@@ -77,7 +77,7 @@ def trace(grid, name, nt=2):
     return Function(name=name, dimensions=(grid.time_dim,), shape=(nt,))
 
 
-def forward_operator(grid, space_order, surface, save, extended):
+def forward_operator(grid, space_order, surface, save, extended, **target):
     """Nonlinear modeling with point sources (``src``) or, if ``extended``, the distributed
     source ``weights(x) * wavelet(t)``; records ``rec``; optionally stores ``usave``."""
     m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
@@ -93,10 +93,10 @@ def forward_operator(grid, space_order, surface, save, extended):
     eqs += rec.interpolate(expr=u)
     if save:
         eqs += [Eq(stored_field(grid), u)]
-    return Operator(eqs, name="forward")
+    return Operator(eqs, name="forward", **target)
 
 
-def born_operator(grid, space_order, surface):
+def born_operator(grid, space_order, surface, **target):
     """Linearised (Born) modeling: the background field ``u`` and its first-order
     perturbation ``du`` for a slowness-squared perturbation ``dm``, advanced together; the
     scattering source ``-dm * u_tt`` uses the same discrete second derivative as the
@@ -111,10 +111,10 @@ def born_operator(grid, space_order, surface):
     eqs += [_wave_update(du, m, damp, True, -dm * u.dt2)]
     eqs += _free_surface(du, True, surface)
     eqs += rec.interpolate(expr=du)
-    return Operator(eqs, name="born")
+    return Operator(eqs, name="born", **target)
 
 
-def adjoint_operator(grid, space_order, surface, image, sources, extended):
+def adjoint_operator(grid, space_order, surface, image, sources, extended, **target):
     """Adjoint modeling: receiver data ``rec`` injected backwards in time. Optional outputs:
     ``grad`` (``image``), the imaging condition ``-sum_t u[t] * v_tt`` = d(misfit)/dm, with
     the forward field read from the subsampled store ``usave`` (``image="stored"``) or from
@@ -133,4 +133,4 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended):
         eqs += sparse(grid, "srcadj").interpolate(expr=v)
     if extended:
         eqs += [Inc(parameter(grid, space_order, "wadj"), trace(grid, "wavelet") * v)]
-    return Operator(eqs, name="adjoint")
+    return Operator(eqs, name="adjoint", **target)

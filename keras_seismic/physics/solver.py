@@ -13,6 +13,7 @@ import numpy as np
 from devito import DevitoCheckpoint, Grid
 
 from . import kernels
+from .target import Target
 
 # Devito's OpenMP uses every core for one solve; two such solves at once slow each other
 # down 20-30x, so this process runs one at a time (shots in parallel go to Dask workers).
@@ -35,15 +36,19 @@ def stencil_sum(space_order):
     return float(abs(-2.0 * weights.sum() + 2.0 * np.sum(weights * (-1.0) ** j)))
 
 
-def _operator(key, build):
+def _operator(key, build, target):
     """The compiled operator for ``key``, built (under the lock) on first use only."""
     op = _OPERATORS.get(key)
     if op is None:
         with _BUILD_LOCK:
             op = _OPERATORS.get(key)
             if op is None:
-                op = build()
-                op.cfunction  # compile now, under the lock
+                try:
+                    op = build()
+                    op.cfunction  # compile now, under the lock
+                except Exception as err:  # a missing GPU compiler, say: name the target
+                    raise RuntimeError(f"could not build the {key[0]} kernel for {target}: "
+                                       f"{err}{target.hint}") from err
                 _OPERATORS[key] = op
                 BUILDS[key[0]] += 1
     return op
@@ -145,19 +150,22 @@ class WaveSolver:
         spacing: grid spacing in metres, one per axis.
         space_order: even finite-difference order.
         surface: z index of the free surface in the padded grid, or None.
+        target: the :class:`Target` (platform, language, compiler) of the operators;
+            None for Devito's configuration.
     """
 
     _pool = _Pool()
 
-    def __init__(self, ndim, spacing, space_order, surface):
+    def __init__(self, ndim, spacing, space_order, surface, target=None):
         self.ndim, self.spacing = ndim, tuple(float(h) for h in spacing)
         self.space_order, self.surface = int(space_order), surface
+        self.target = target if target is not None else Target()
         self._grids, self._buffers = {}, {}
 
     # -- cached devito objects ------------------------------------------------------------
     def _config(self, kind, *flags):
         return (kind, flags, self.ndim, self.space_order, self.spacing, "float32",
-                self.surface)
+                self.surface, self.target.key)
 
     def _op(self, kind, *flags):
         builders = {"forward": kernels.forward_operator, "born": kernels.born_operator,
@@ -166,7 +174,8 @@ class WaveSolver:
         template = self._grid((self.space_order + 4,) * self.ndim)
         return _operator(self._config(kind, *flags),
                          lambda: builders[kind](template, self.space_order, self.surface,
-                                                *flags))
+                                                *flags, **self.target.operator_options),
+                         self.target)
 
     def _grid(self, shape):
         if shape not in self._grids:
