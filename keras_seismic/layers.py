@@ -57,6 +57,9 @@ class _WaveLayer(keras.layers.Layer):
     # Whether the first input is a field (grid.shape) mapped to data (nt, nrec), or the
     # reverse; sets the output shape.
     maps_data_to_field = False
+    # Whether that field may have a batch axis of 1, one field shared by every sample
+    # (the shots, second input, then give the batch).
+    shares_field = False
 
     @property
     def _field_shape(self):
@@ -71,7 +74,8 @@ class _WaveLayer(keras.layers.Layer):
         source, target = (self._data_shape, self._field_shape) if self.maps_data_to_field \
             else (self._field_shape, self._data_shape)
         channel = len(shape) == len(source) + 2
-        return (shape[0], *target) + ((1,) if channel else ())
+        batch = tuple(input_shape[1])[0] if self.shares_field and shape[0] == 1 else shape[0]
+        return (batch, *target) + ((1,) if channel else ())
 
     def _strip(self, x, expected, name):
         """``x`` without its channel axis, and whether it had one; checks the shape."""
@@ -91,6 +95,10 @@ class _WaveLayer(keras.layers.Layer):
         return (x[..., 0] if channel else x), channel
 
     def _shots(self, shots, batch):
+        """``shots`` as int64 ``(batch,)``, checked; a shared field (batch 1) takes any
+        number of shots."""
+        if self.shares_field and batch == 1:
+            batch = None
         shots = tf.convert_to_tensor(shots)
         if shots.dtype.is_floating:
             shots = tf.cast(tf.round(shots), tf.int64)
@@ -149,7 +157,9 @@ class Modeling(_WaveLayer):
     Call args:
         inputs: ``[vp, shots]`` or ``[vp, shots, wavelet]``: velocity (m/s)
             ``(batch, *grid.shape[, 1])``, shot indices ``(batch,)`` and wavelets
-            ``(batch, nsrc, nt)``.
+            ``(batch, nsrc, nt)``. A velocity ``(1, *grid.shape[, 1])`` is one model for
+            every shot of the batch (as in FWI): its gradient is the sum over the shots,
+            added up on the workers when the shots run on Dask.
         training: store the forward wavefield for the gradient (default: when eager).
 
     Returns:
@@ -159,6 +169,8 @@ class Modeling(_WaveLayer):
         >>> vp = ks.layers.VelocityModel(initial_vp)(shots)
         >>> data = ks.layers.Modeling(prop)([vp, shots])
     """
+
+    shares_field = True
 
     def __init__(self, propagator, velocity_gradient=True, **kwargs):
         super().__init__(propagator, **kwargs)
@@ -214,11 +226,15 @@ class Born(_FixedBackground):
 
     Call args:
         inputs: ``[dvp, shots]``: perturbation (m/s) ``(batch, *grid.shape[, 1])`` and shot
-            indices ``(batch,)``.
+            indices ``(batch,)``. A perturbation ``(1, *grid.shape[, 1])`` is one image for
+            every shot of the batch (as in LS-RTM): its gradient is the migration summed
+            over the shots.
 
     Returns:
         linearised data ``(batch, nt, nrec[, 1])``.
     """
+
+    shares_field = True
 
     def call(self, inputs):
         dvp, shots = inputs
@@ -269,6 +285,8 @@ class ExtendedSourceModeling(_WaveLayer):
         data ``(batch, nt, nrec[, 1])``; gradients flow to weights and vp.
     """
 
+    shares_field = True
+
     def __init__(self, propagator, velocity_gradient=True, **kwargs):
         super().__init__(propagator, **kwargs)
         self.velocity_gradient = bool(velocity_gradient)
@@ -314,8 +332,8 @@ class ExtendedSourceAdjoint(ExtendedSourceModeling):
 
 @_register
 class VelocityModel(keras.layers.Layer):
-    """A trainable velocity model (or any trainable field, such as an image), repeated
-    for every sample of the batch.
+    """A trainable velocity model (or any trainable field, such as an image), the same for
+    every sample of the batch.
 
     Args:
         initial_vp: starting velocity in m/s, ``grid.shape``.
@@ -323,15 +341,26 @@ class VelocityModel(keras.layers.Layer):
         mask: optional ``grid.shape`` array; the model is not updated where it is 0 (e.g. a
             water layer), and partly where it is between 0 and 1.
         shape: the model shape, needed only when ``initial_vp`` is None (loading).
+        shared: return the model once, with a batch axis of 1, rather than a copy for
+            each sample. A :class:`Modeling` or :class:`Born` layer takes it as one model
+            for every shot of its batch and returns its gradient summed over the shots,
+            added up on the workers when the shots run on Dask (FWI and LSRTM do this).
 
     Call args:
         shots: shot indices ``(batch,)`` (only their number is used).
 
     Returns:
-        velocity ``(batch, *grid.shape)``; its gradient is summed over the batch.
+        velocity ``(batch, *grid.shape)``, or ``(1, *grid.shape)`` if ``shared``; its
+        gradient is summed over the batch.
+
+    Example:
+        >>> velocity = VelocityModel(vp0, constraint=ks.constraints.Box(1450.0, 3000.0),
+        ...                          shared=True)
+        >>> data = Modeling(prop)([velocity(shots), shots])
     """
 
-    def __init__(self, initial_vp=None, constraint=None, mask=None, shape=None, **kwargs):
+    def __init__(self, initial_vp=None, constraint=None, mask=None, shape=None, shared=False,
+                 **kwargs):
         check_backend()
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
@@ -343,6 +372,7 @@ class VelocityModel(keras.layers.Layer):
         if shape is None:
             raise ValueError("VelocityModel: give initial_vp (or shape when loading)")
         self.model_shape = tuple(int(n) for n in shape)
+        self.shared = bool(shared)
         self._initial_vp = initial_vp
         self.constraint = keras.constraints.get(constraint)
         self.mask = None if mask is None else np.asarray(mask, np.float32)
@@ -362,13 +392,16 @@ class VelocityModel(keras.layers.Layer):
         if self.mask is not None:
             # Same value, but no gradient where the mask is 0.
             vp = self.mask * vp + (1.0 - self.mask) * tf.stop_gradient(vp)
+        if self.shared:
+            return vp[None]
         batch = tf.shape(tf.reshape(shots, [-1]))[0]
         return tf.broadcast_to(vp[None], tf.concat([[batch], self.model_shape], 0))
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.model_shape)
+        return (1 if self.shared else input_shape[0], *self.model_shape)
 
     def get_config(self):
         return {**super().get_config(), "shape": list(self.model_shape),
+                "shared": self.shared,
                 "constraint": keras.constraints.serialize(self.constraint),
                 "mask": None if self.mask is None else self.mask.tolist()}

@@ -74,9 +74,11 @@ class FWI(_Inversion):
                 raise ValueError("FWI: preconditioning needs initial_vp")
             mask = _preconditioner(self.prop, initial_vp, precondition, depth_power, mask)
         self.vmin, self.vmax = float(vmin), float(vmax)
+        # One velocity for every shot of a batch: its gradient is summed over the shots
+        # where they ran (on the workers, with Dask), not sent back one per shot.
         self.velocity_model = VelocityModel(initial_vp, constraint=Box(vmin, vmax),
                                             mask=mask, shape=self.prop.grid.shape,
-                                            name="velocity_model")
+                                            shared=True, name="velocity_model")
         self.velocity_model.build()
         self.modeling = Modeling(self.prop, name="modeling")
         self.built = True  # every weight exists: .velocity and BackupAndRestore work at once
@@ -138,7 +140,7 @@ class LSRTM(_Inversion):
         self.prop = _propagator(prop)
         shape = self.prop.grid.shape
         self.reflectivity = VelocityModel(np.zeros(shape, np.float32), mask=mask,
-                                          name="image")
+                                          shared=True, name="image")
         self.reflectivity.build()
         self.born_layer = Born(self.prop, vp0, name="born")
         self.born_layer.build()

@@ -79,14 +79,23 @@ def _pde_op(forward, backward, inputs, shots, out_shape):
     return op(*inputs)
 
 
+def _shared(field):
+    """Whether one field (a leading axis of 1) serves every sample of the batch, as the
+    velocity of FWI and the image of LS-RTM do. Its gradient is then the sum over the
+    batch's shots, which a DaskExecutor adds up on the workers (a tree reduction) rather
+    than sending every shot's gradient here."""
+    return field.shape[0] == 1
+
+
+def _field_gradient(field, gradient):
+    """A gradient computed with ``reduce=_shared(field)``, in the shape of ``field``."""
+    return gradient[None] if _shared(field) else gradient
+
+
 def _velocity(vp):
-    """A batch of velocities (n, *grid) as one shared model when all samples are equal, so
-    it is padded and sent to workers once."""
-    return vp[0] if len(vp) > 1 and np.all(vp == vp[:1]) else vp
-
-
-def _per_sample(gradient, vp):
-    return np.broadcast_to(gradient, vp.shape) if gradient.shape != vp.shape else gradient
+    """A batch of velocities (n, *grid) as one model when it is shared or all samples are
+    equal, so that it is padded and sent to workers once."""
+    return vp[0] if _shared(vp) or np.all(vp == vp[:1]) else vp
 
 
 def _take_state(token, recompute):
@@ -130,25 +139,26 @@ def modeling(prop, vp, shots, wavelet=None, keep=True, velocity_gradient=True):
                                                                    wavelet=w)[1])
         try:
             if w is None:
-                return [prop.gradient(state, dy, reduce=False)]
-            g_vp, g_w = prop.gradient(state, dy, wavelet=True, reduce=False)
-            return [g_vp, g_w.reshape(w.shape)]
+                return [_field_gradient(v, prop.gradient(state, dy, reduce=_shared(v)))]
+            g_vp, g_w = prop.gradient(state, dy, wavelet=True, reduce=_shared(v))
+            return [_field_gradient(v, g_vp), g_w.reshape(w.shape)]
         finally:
             state.release()
 
-    return _pde_op(forward, backward, inputs, shots, _data_shape(prop, vp.shape[0]))
+    return _pde_op(forward, backward, inputs, shots, _data_shape(prop, shots.shape[0]))
 
 
 def born(prop, vp0, dvp, shots):
     """Linearised modeling ``J(vp0) dvp`` (batch, *grid) -> (batch, nt, nrec); its gradient
     is the migration of ``dy``. ``vp0`` (grid.shape) is not differentiated."""
     def forward(s, v0, dv):
-        return prop.born(v0, dv, s), _NO_STATE
+        return prop.born(v0, dv[0] if _shared(dv) else dv, s), _NO_STATE
 
     def backward(s, token, dy, v0, dv):
-        return [np.zeros_like(v0), prop.born_adjoint(v0, dy, s, reduce=False)]
+        image = prop.born_adjoint(v0, dy, s, reduce=_shared(dv))
+        return [np.zeros_like(v0), _field_gradient(dv, image)]
 
-    return _pde_op(forward, backward, [vp0, dvp], shots, _data_shape(prop, dvp.shape[0]))
+    return _pde_op(forward, backward, [vp0, dvp], shots, _data_shape(prop, shots.shape[0]))
 
 
 def migration(prop, vp0, data, shots):
@@ -180,7 +190,7 @@ def extended_modeling(prop, weights, vp, shots, keep=True, velocity_gradient=Tru
         state = _take_state(token, lambda: prop.forward_with_state(
             _velocity(v), s, weights=w)[1])
         try:
-            return [g_w, _per_sample(prop.gradient(state, dy, reduce=False), v)]
+            return [g_w, _field_gradient(v, prop.gradient(state, dy, reduce=_shared(v)))]
         finally:
             state.release()
 
@@ -200,7 +210,7 @@ def extended_adjoint(prop, data, vp, shots, velocity_gradient=True):
             return [prop.extended_forward(_velocity(v), dy, s), np.zeros_like(v)]
         g_d, state = prop.forward_with_state(_velocity(v), s, weights=dy)
         try:
-            return [g_d, _per_sample(prop.gradient(state, d, reduce=False), v)]
+            return [g_d, _field_gradient(v, prop.gradient(state, d, reduce=_shared(v)))]
         finally:
             state.release()
 

@@ -65,6 +65,14 @@ def close(a, b, tol=1e-5):
     return np.abs(a - b).max() <= tol * np.abs(b).max()
 
 
+def tasks(stream, prefix):
+    """The tasks of a ``get_task_stream`` record whose key starts with ``prefix``, by the
+    rest of their key (the shot, for per-shot tasks)."""
+    keys = [r["key"] for r in stream.data]
+    return {key[1:] if len(key) > 2 else key[1]: r for key, r in zip(keys, stream.data)
+            if isinstance(key, tuple) and key[0].startswith(prefix)}
+
+
 def kill(client, address):
     """SIGKILL the worker process at ``address`` (its nanny starts a new one)."""
     pid = client.run(os.getpid, workers=[address])[address]
@@ -172,12 +180,7 @@ def test_state_stays_on_its_worker_and_gradients_are_summed_there(problem, clien
     _, reference_state = local.forward_with_state(vp)
     assert close(grad, local.gradient(reference_state, data))
 
-    def tasks(prefix):
-        keys = [r["key"] for r in stream.data]
-        return {key[1:] if len(key) > 2 else key[1]: r for key, r in zip(keys, stream.data)
-                if isinstance(key, tuple) and key[0].startswith(prefix)}
-
-    forward, gradient = tasks("forward_task-"), tasks("gradient_task-")
+    forward, gradient = tasks(stream, "forward_task-"), tasks(stream, "gradient_task-")
     assert sorted(forward) == sorted(gradient) == list(range(NSHOTS))
     for shot in range(NSHOTS):
         # The gradient ran where the shot's wavefield was.
@@ -188,7 +191,24 @@ def test_state_stays_on_its_worker_and_gradients_are_summed_there(problem, clien
     assert not [key for keys in moved.values() for key in keys
                 if isinstance(key, tuple) and key[0].startswith("forward_task-")], moved
     # The per-shot gradients were added by a tree of NSHOTS - 1 pairwise sums.
-    assert len(tasks("sum-")) == NSHOTS - 1
+    assert len(tasks(stream, "sum-")) == NSHOTS - 1
+
+
+def test_fwi_training_sums_the_gradient_on_the_workers(client):
+    """In ``model.fit``, FWI's one velocity serves the whole batch, so the shots' gradients
+    are added up by the tree of sums on the workers; only the sum comes back."""
+    local, vp = four_shots()
+    observed = local.forward(vp * 1.02)
+    prop = ks.AcousticPropagator.from_config(local.get_config(),
+                                             executor=DaskExecutor(client))
+    model = ks.models.FWI(prop, vp, 1500.0, 3500.0)
+    model.compile()
+    client.wait_for_workers(2, timeout=120)
+    with dask_distributed.get_task_stream(client) as stream:
+        model.fit(np.arange(NSHOTS), observed, batch_size=NSHOTS, epochs=1, verbose=0)
+    assert sorted(tasks(stream, "gradient_task-")) == list(range(NSHOTS))
+    assert len(tasks(stream, "sum-")) == NSHOTS - 1
+    assert np.abs(model.velocity - vp).max() > 0
 
 
 def test_stored_wavefield_survives_a_move_between_workers(problem):

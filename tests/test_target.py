@@ -72,10 +72,13 @@ def test_offloaded_kernels_give_the_cpu_results():
     built = {key[0]: op for key, op in solver._OPERATORS.items() if key[-1] == gpu.target.key}
     assert set(built) == {"forward", "born", "adjoint"}
     assert all("#pragma omp target" in str(op.ccode) for op in built.values())
+    # The two codes sum in different orders. The gradient adds up about 300 imaging terms
+    # in float32 after two solves, so its round-off bound is about 300 * 6e-8 = 2e-5.
+    # Seen here: forward 1.3e-6, Born 3.5e-6, gradient 6.4e-6 (relative L2).
+    tolerance = {"forward": 1e-5, "born": 1e-5, "gradient": 5e-5}
     for name in cpu:
-        scale = np.abs(cpu[name]).max()
-        assert scale > 0, name
-        assert np.abs(device[name] - cpu[name]).max() < 1e-5 * scale, name
+        error = np.linalg.norm(device[name] - cpu[name]) / np.linalg.norm(cpu[name])
+        assert np.abs(cpu[name]).max() > 0 and error < tolerance[name], (name, error)
 
 
 def test_target_travels_with_the_propagator():
