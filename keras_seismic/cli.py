@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -637,6 +638,23 @@ def _process_seconds():
         return None
 
 
+def _output_folder(out):
+    """``out`` as a Path, created if need be and checked writable now, before any work
+    whose results would then be lost."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        owner = f", which belongs to uid {out.stat().st_uid}" if out.is_dir() else ""
+        raise OSError(f"cannot write to the output folder {out}{owner} as uid "
+                      f"{os.getuid()}: {err.strerror}. Choose another folder, or make "
+                      f"this one writable (in Docker: create it yourself before "
+                      f"`docker run -v`, or add --user \"$(id -u):$(id -g)\")") from None
+    return out
+
+
 def _relative_error(vp, true):
     true = np.asarray(true, np.float64)
     return float(np.linalg.norm(np.asarray(vp, np.float64) - true) / np.linalg.norm(true))
@@ -687,8 +705,7 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
 
     from . import callbacks, losses, models, plotting
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(out)
     grid, survey = prop.grid, prop.survey
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
@@ -914,8 +931,7 @@ def run_demo(out="out", quick=False, verbose=2, **overrides):
     started = time.perf_counter()
     machine = _machine()
     s = {**DEMO_SETTINGS["quick" if quick else "full"], **overrides}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(out)
     _say(f"keras-seismic demo{' --quick' if quick else ''}: multiscale FWI of the faulted "
          f"model, {s['shape'][0]}x{s['shape'][1]} cells of {s['spacing']:g} m, "
          f"{s['nshots']} shots; outputs in {out}")

@@ -76,6 +76,26 @@ def write_fwi_config(folder, config, name="fwi.yaml"):
 
 # ----------------------------------------------------------------------------- demo
 
+@pytest.mark.parametrize("blocked", ["a file in the way", "no permission"])
+def test_unwritable_output_folder_fails_before_any_work(tmp_path, capsys, monkeypatch,
+                                                         blocked):
+    """As `docker run -v` onto a folder the image's user cannot write: a clear error at
+    once (exit 1), not a traceback after the inversion."""
+    out = tmp_path / "out"
+    if blocked == "a file in the way":
+        out.write_text("not a folder")
+        out = out / "demo"
+    else:
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(cli.tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(cli, "_invert", lambda *a, **k: pytest.fail("work started"))
+    assert cli.main(["demo", "--quick", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write to the output folder {out}" in err and "--user" in err
+    assert "Traceback" not in err
+
+
 def test_demo_quick_writes_outputs_and_reduces_model_error(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--quick", "--out", str(out)]) == 0
