@@ -285,8 +285,6 @@ class ExtendedSourceModeling(_WaveLayer):
         data ``(batch, nt, nrec[, 1])``; gradients flow to weights and vp.
     """
 
-    shares_field = True
-
     def __init__(self, propagator, velocity_gradient=True, **kwargs):
         super().__init__(propagator, **kwargs)
         self.velocity_gradient = bool(velocity_gradient)

@@ -278,6 +278,10 @@ def test_bad_layer_input(problem):
         layer([tf.constant([["a"]]), SHOTS])
     with pytest.raises(ValueError, match="2 shot indices for a batch of 3"):
         layer([np.stack([vp] * 3), SHOTS])
+    # Only Modeling and Born take one field for every shot; extended sources are per shot.
+    with pytest.raises(ValueError, match="2 shot indices for a batch of 1"):
+        layers.ExtendedSourceModeling(prop)([np.ones((1, *vp.shape), np.float32),
+                                             np.stack([vp, vp]), SHOTS])
     with pytest.raises(ValueError, match="vmin"):
         ks.constraints.Box(3000.0, 1500.0)
 
