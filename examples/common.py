@@ -1,5 +1,4 @@
 """A small survey shared by the examples: a layered model with a few surface shots."""
-import numpy as np
 
 import keras_seismic as ks
 

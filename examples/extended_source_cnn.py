@@ -4,7 +4,6 @@ Conv2D``, with gradients with respect to both conv kernels and the velocity.
 Run: ``python examples/extended_source_cnn.py``.
 """
 import keras
-import numpy as np
 import tensorflow as tf
 
 import keras_seismic as ks

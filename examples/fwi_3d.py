@@ -27,8 +27,11 @@ def main(n=30, nshots=4, epochs=16, storage="subsampled", f0=12.0, step=60.0):
                                  storage=storage)
     observed = prop.forward(true)
     start = np.full(grid.shape, 2000.0, np.float32)
-    _, state = prop.forward_with_state(start, [0])
-    stored_mb = state.nbytes / 2**20
+    # One forward run of the starting model gives both the memory a shot stores and the
+    # first gradient, which sets the step size below.
+    predicted, state = prop.forward_with_state(start)
+    stored_mb = state.nbytes / nshots / 2**20
+    gradient = prop.gradient(state, predicted - observed)
     state.release()
     # No update next to the sources and receivers (their footprint dominates early
     # gradients), and gradient descent whose first step is at most ``step`` m/s: unlike
@@ -36,7 +39,6 @@ def main(n=30, nshots=4, epochs=16, storage="subsampled", f0=12.0, step=60.0):
     mask = np.ones(grid.shape, np.float32)
     mask[..., :4] = mask[..., -4:] = 0.0
     model = ks.models.FWI(prop, start, vmin=1800.0, vmax=2600.0, mask=mask)
-    gradient = prop.born_adjoint(start, prop.forward(start) - observed)
     model.compile(optimizer=keras.optimizers.SGD(float(step / np.abs(gradient * mask).max())))
     history = model.fit(np.arange(nshots), observed, batch_size=nshots, epochs=epochs,
                         verbose=2)

@@ -15,7 +15,6 @@ Run: ``python examples/loop_unrolled_lsrtm.py``.
 """
 import keras
 import numpy as np
-import tensorflow as tf
 
 import keras_seismic as ks
 

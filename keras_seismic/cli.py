@@ -655,11 +655,6 @@ def _output_folder(out):
     return out
 
 
-def _relative_error(vp, true):
-    true = np.asarray(true, np.float64)
-    return float(np.linalg.norm(np.asarray(vp, np.float64) - true) / np.linalg.norm(true))
-
-
 def _grid_from_file(field, spec):
     """(grid, vp) from a checked velocity-file spec; ConfigError naming ``field``."""
     from . import io
@@ -705,7 +700,7 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
 
     from . import callbacks, losses, models, plotting
 
-    out = _output_folder(out)
+    out = Path(out)   # created and checked writable by the caller, before its own work
     grid, survey = prop.grid, prop.survey
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
@@ -751,7 +746,7 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
     predicted_start = prop.forward(start)
     predicted_end = prop.forward(inverted)
     last_cutoff = loss.cutoff
-    full = losses.FilteredMisfit(_make_misfit(misfit), dt=survey.dt, cutoff=None)
+    full = _make_misfit(misfit)
 
     def value(fn, predicted):
         return float(keras.ops.convert_to_numpy(fn(observed, predicted)))
@@ -799,7 +794,7 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
     }
     if true_vp is not None:
-        before, after = _relative_error(start, true_vp), _relative_error(inverted, true_vp)
+        before, after = snapshots.model_error(start), snapshots.model_error(inverted)
         result["model_error"] = {"definition": "||vp - true|| / ||true|| (relative L2)",
                                  "initial": before, "final": after,
                                  "relative_reduction": 1.0 - after / before}
@@ -984,7 +979,7 @@ def run_fwi(config_path, out=None, verbose=None):
     cfg = parse_fwi_config(load_config(config_path), base=config_path.parent.resolve(),
                            source=config_path)
     data, inv, opts = cfg["data"], cfg["inversion"], cfg["output"]
-    out = Path(out) if out is not None else opts["directory"]
+    out = _output_folder(out if out is not None else opts["directory"])
     verbose = opts["verbose"] if verbose is None else verbose
 
     # Files: read, and check that they fit together. Problems name the config field.

@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 import warnings
+import weakref
 from collections import OrderedDict, Counter, defaultdict
 
 import numpy as np
@@ -672,12 +673,18 @@ class _Shared:
 class _Pickler(pickle.Pickler):
     """Pickles each propagator as ``(class, digest of its config, config)``."""
 
+    # A propagator does not change once made, and its config (the survey's arrays as
+    # lists) is costly to build, pickle and hash: do it once a propagator, not every call.
+    _configs = weakref.WeakKeyDictionary()
+
     def persistent_id(self, obj):
         from .propagator import AcousticPropagator
-        if isinstance(obj, AcousticPropagator):
+        if not isinstance(obj, AcousticPropagator):
+            return None
+        if obj not in self._configs:
             config = pickle.dumps(obj.get_config(), protocol=pickle.HIGHEST_PROTOCOL)
-            return ("propagator", type(obj), hashlib.sha256(config).hexdigest(), config)
-        return None
+            self._configs[obj] = (hashlib.sha256(config).hexdigest(), config)
+        return ("propagator", type(obj), *self._configs[obj])
 
 
 class _Unpickler(pickle.Unpickler):

@@ -41,11 +41,6 @@ class _StateRegistry:
     def __len__(self):
         return len(self._states)
 
-    @property
-    def nbytes(self):
-        with self._lock:
-            return sum(s.nbytes for s in self._states.values())
-
 
 STATES = _StateRegistry()
 _NO_STATE = 0
@@ -184,13 +179,14 @@ def extended_modeling(prop, weights, vp, shots, keep=True, velocity_gradient=Tru
         return data, STATES.put(state) if store else _NO_STATE
 
     def backward(s, token, dy, w, v):
-        g_w = prop.extended_adjoint(_velocity(v), dy, s)
         if not velocity_gradient:
-            return [g_w, np.zeros_like(v)]
+            return [prop.extended_adjoint(_velocity(v), dy, s), np.zeros_like(v)]
         state = _take_state(token, lambda: prop.forward_with_state(
             _velocity(v), s, weights=w)[1])
         try:
-            return [g_w, _field_gradient(v, prop.gradient(state, dy, reduce=_shared(v)))]
+            # One adjoint solve gives both: the weights gradient is its extended output.
+            g_vp, g_w = prop.gradient(state, dy, wavelet=True, reduce=_shared(v))
+            return [g_w, _field_gradient(v, g_vp)]
         finally:
             state.release()
 

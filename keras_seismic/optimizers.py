@@ -69,8 +69,8 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
         with tf.GradientTape() as tape:
             tape.watch(x)
             vp = velocity(x)
-            batch = tf.broadcast_to(vp[None], [shots.shape[0], *vp.shape])
-            misfit = loss(observed, model.modeling([batch, shots], training=True))
+            # One model for every shot (batch axis 1): the gradient comes back summed.
+            misfit = loss(observed, model.modeling([vp[None], shots], training=True))
             history.append(float(misfit))
             if not scale:
                 scale.append(max(history[0], 1e-30))

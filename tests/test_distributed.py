@@ -137,22 +137,28 @@ def test_workers_run_devito_on_one_thread(client):
         assert asked <= cpus
 
 
-def test_same_results_as_in_process(problem):
+@pytest.fixture(scope="module")
+def remote_run(problem):
+    """Random data and weights, and every operator run once on the cluster with them
+    (after which every worker has built what it needs)."""
     local, remote, vp = problem
     data = RNG.standard_normal((NSHOTS, *local.data_shape)).astype(np.float32)
     weights = RNG.standard_normal((NSHOTS, *local.grid.shape)).astype(np.float32)
+    return data, weights, all_operators(remote, vp, data, weights)
+
+
+def test_same_results_as_in_process(problem, remote_run):
+    local, _, vp = problem
+    data, weights, got = remote_run
     expected = all_operators(local, vp, data, weights)
-    got = all_operators(remote, vp, data, weights)
     for name in expected:
         assert close(got[name], expected[name]), name
 
 
-def test_operators_and_propagators_built_once_per_worker(problem, client):
+def test_operators_and_propagators_built_once_per_worker(problem, remote_run, client):
     from keras_seismic.physics import solver
-    local, remote, vp = problem
-    data = RNG.standard_normal((NSHOTS, *local.data_shape)).astype(np.float32)
-    weights = RNG.standard_normal((NSHOTS, *local.grid.shape)).astype(np.float32)
-    all_operators(remote, vp, data, weights)  # every worker has built what it needs
+    _, remote, vp = problem
+    data, weights, _ = remote_run
     builds = client.run(lambda: dict(solver.BUILDS))
     cache = client.run(lambda: dict(distributed.CACHE_STATS))
     all_operators(remote, vp, data, weights)

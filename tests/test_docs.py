@@ -1,15 +1,12 @@
 """The Python snippets of the documentation run.
 
 Each page's ```python blocks run in order in one namespace (the pages say so), in a
-temporary working directory. A block that uses a part of the API that is documented but not
-in the package yet (``ks.callbacks``, ``ks.losses.FilteredMisfit``) is skipped until it is.
+temporary working directory.
 """
 import os
 import re
 
 import pytest
-
-import keras_seismic as ks
 
 DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs")
 PAGES = ["concepts.md", "layers.md", "segy.md", "getting-started.md"]
@@ -25,19 +22,6 @@ ks.io.write_velocity("start.sgy", ks.datasets.smooth(vp, 50.0, grid=grid), grid)
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
-def _missing_api(code):
-    """The documented names a block uses that the package does not have (yet)."""
-    missing = []
-    if "ks.callbacks" in code:
-        try:
-            from keras_seismic import callbacks  # noqa: F401
-        except ImportError:
-            missing.append("ks.callbacks")
-    if "FilteredMisfit" in code and not hasattr(ks.losses, "FilteredMisfit"):
-        missing.append("ks.losses.FilteredMisfit")
-    return missing
-
-
 def blocks(page):
     with open(os.path.join(DOCS, page)) as handle:
         return BLOCK.findall(handle.read())
@@ -51,12 +35,7 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
     if page in PREAMBLE:
         exec(PREAMBLE[page], {})
     namespace = {"__name__": f"docs_{page}"}
-    skipped = []
     for i, code in enumerate(code_blocks):
-        missing = _missing_api(code)
-        if missing:
-            skipped.append((i, missing))
-            continue
         try:
             exec(compile(code, f"{page}[block {i}]", "exec"), namespace)
         except Exception as err:
@@ -69,5 +48,3 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
         error, start, inverted = (namespace[k] for k in ("error", "start", "inverted"))
         assert error(inverted) < error(start)
         assert os.path.getsize("out/inverted.sgy") > 0
-    if skipped:
-        pytest.skip(f"{page}: blocks {skipped} use API not in the package yet")

@@ -58,26 +58,27 @@ def noisy(modelled):
         np.float32)
 
 
+def assert_adjoint(x, modelled, adjoint):
+    """Dot test of an operator ``A`` with ``modelled = A x``: <A x, d> = <x, A^T d> for
+    ``d = noisy(modelled)``, ``adjoint(d) = A^T d``."""
+    data = noisy(modelled)
+    lhs, rhs = dot(modelled, data), dot(x, adjoint(data))
+    assert relative_mismatch(lhs, rhs) < 1e-5, (lhs, rhs)
+
+
 @pytest.mark.parametrize("ndim,free_surface", CASES)
 def test_born_adjoint_dot_test(ndim, free_surface):
     prop, vp = small_problem(ndim, free_surface)
     dvp = smooth_random(prop.grid.shape, 30.0)
-    modelled = prop.born(vp, dvp)
-    data = noisy(modelled)
-    lhs = dot(modelled, data)
-    rhs = dot(dvp, prop.born_adjoint(vp, data))
-    assert relative_mismatch(lhs, rhs) < 1e-5, (lhs, rhs)
+    assert_adjoint(dvp, prop.born(vp, dvp), lambda data: prop.born_adjoint(vp, data))
 
 
 @pytest.mark.parametrize("ndim,free_surface", CASES)
 def test_extended_source_dot_test(ndim, free_surface):
     prop, vp = small_problem(ndim, free_surface)
     weights = RNG.standard_normal((prop.nshots, *prop.grid.shape)).astype(np.float32)
-    modelled = prop.extended_forward(vp, weights)
-    data = noisy(modelled)
-    lhs = dot(modelled, data)
-    rhs = dot(weights, prop.extended_adjoint(vp, data))
-    assert relative_mismatch(lhs, rhs) < 1e-5, (lhs, rhs)
+    assert_adjoint(weights, prop.extended_forward(vp, weights),
+                   lambda data: prop.extended_adjoint(vp, data))
 
 
 @pytest.mark.parametrize("ndim,free_surface", CASES)
@@ -85,13 +86,9 @@ def test_forward_adjoint_dot_test(ndim, free_surface):
     """Forward modeling is linear in the wavelets; its adjoint is the wavelet gradient."""
     prop, vp = small_problem(ndim, free_surface, nsrc=2)
     wavelet = RNG.standard_normal((prop.nshots, 2, prop.survey.nt)).astype(np.float32)
-    modelled = prop.forward(vp, wavelet=wavelet)
-    data = noisy(modelled)
-    _, state = prop.forward_with_state(vp)
-    _, wavelet_adjoint = prop.gradient(state, data, wavelet=True)
-    lhs = dot(modelled, data)
-    rhs = dot(wavelet, wavelet_adjoint)
-    assert relative_mismatch(lhs, rhs) < 1e-5, (lhs, rhs)
+    modelled, state = prop.forward_with_state(vp, wavelet=wavelet)
+    assert_adjoint(wavelet, modelled,
+                   lambda data: prop.gradient(state, data, wavelet=True)[1])
 
 
 def misfit(prop, vp, observed):

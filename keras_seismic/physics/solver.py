@@ -115,9 +115,6 @@ class _StepCheckpoint(DevitoCheckpoint):
         return [f._data[(timestep - i) % f.time_size] for f in self.objects
                 for i in range(f.time_order)]
 
-    def get_data_location(self, timestep):
-        return self.get_data(timestep)
-
 
 class _Pool:
     """Idle stored-wavefield buffers, reused so that training does not allocate (and page
