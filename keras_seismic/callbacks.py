@@ -25,20 +25,12 @@ import keras
 import numpy as np
 
 from .grid import Grid
-from .losses import FilteredMisfit
+from .losses import FilteredMisfit, _whole
 from .models import LSRTM
 
 __all__ = ["VelocitySnapshot", "MultiscaleSchedule"]
 
 _register = keras.saving.register_keras_serializable(package="keras_seismic")
-
-
-def _whole(owner, name, value, minimum=1):
-    """``value`` as an int >= ``minimum``, or a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or \
-            not math.isfinite(value) or int(value) != value or value < minimum:
-        raise ValueError(f"{owner}: {name} must be a whole number >= {minimum}; got {value!r}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- snapshots

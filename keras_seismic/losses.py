@@ -50,6 +50,14 @@ def _positive(owner, name, value):
     return value
 
 
+def _whole(owner, name, value, minimum=1):
+    """``value`` as an int >= ``minimum``, or a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or \
+            not math.isfinite(value) or int(value) != value or value < minimum:
+        raise ValueError(f"{owner}: {name} must be a whole number >= {minimum}; got {value!r}")
+    return int(value)
+
+
 class _Misfit(keras.losses.Loss):
     """Shared machinery: casting, channel-axis removal, shape validation, config."""
 
@@ -415,11 +423,7 @@ class FilteredMisfit(_Misfit):
                              "seconds (the survey's dt)")
         self.misfit = misfit
         self.dt = _positive("FilteredMisfit", "dt", dt)
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer, float)) or \
-                int(order) != order or order < 1:
-            raise ValueError(f"FilteredMisfit: order must be a whole number >= 1; got "
-                             f"{order!r}")
-        self.order = int(order)
+        self.order = _whole("FilteredMisfit", "order", order)
         with tf.init_scope():        # a plain eager variable, even if built inside a graph
             self._cutoff = tf.Variable(self._check_cutoff(cutoff), trainable=False,
                                        dtype=tf.float64, name="cutoff")

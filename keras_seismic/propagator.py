@@ -366,19 +366,18 @@ class AcousticPropagator:
     def illumination(self, vp, shots=None):
         """Source illumination ``sum_shots sum_t u(x, t)^2`` (grid.shape), the diagonal
         pseudo-Hessian used to precondition gradients; computed from a forward run with
-        the stored (subsampled) wavefield."""
-        _, state = self.forward_with_state(vp, shots)
-        try:
-            total = 0.0
-            for stored in state.stored:
-                if getattr(stored, "function", None) is None:
-                    raise ValueError("illumination needs a stored wavefield: use storage="
-                                     "'subsampled' or 'full'")
-                energy = np.square(np.asarray(stored.function.data, np.float64)).sum(axis=0)
-                total = total + self.padding.crop(energy) * stored.factor
-            return np.asarray(total, np.float32)
-        finally:
-            state.release()
+        the stored (subsampled) wavefield, shot by shot where the shots run (on Dask, the
+        workers sum it)."""
+        if self.storage == "checkpointing":
+            raise ValueError("illumination needs a stored wavefield: use storage="
+                             "'subsampled' or 'full'")
+        shots = self.check_shots(shots)
+        vp = self.check_velocity(vp, len(shots))
+        wavelet = self.check_wavelet(None, shots)
+        items = [(i, s, wavelet[i], None) for i, s in enumerate(shots)]
+        results = self.executor.map(_illumination_task, (_Model(self, vp), True), items,
+                                    remote=(0,))
+        return self.executor.sum([r[0] for r in results]).astype(np.float32)
 
     def extended_forward(self, vp, weights, shots=None):
         """Extended-source modeling: shot ``s`` fires the distributed source
@@ -495,6 +494,16 @@ def _forward_task(shared, item):
     data, stored = prop._solver.forward(m, prop._damp, dt, prop._rec_coords[shot], source,
                                         save=factor)
     return (to_survey @ data).astype(np.float32), stored
+
+
+def _illumination_task(shared, item):
+    """``sum_t u^2`` of a shot (grid.shape, float64), from its stored forward wavefield."""
+    _, stored = _forward_task(shared, item)
+    try:
+        energy = np.square(np.asarray(stored.function.data, np.float64)).sum(axis=0)
+        return shared[0].prop.padding.crop(energy) * stored.factor, None
+    finally:
+        stored.release()
 
 
 def _gradient_task(shared, item):

@@ -198,6 +198,9 @@ def test_filtered_misfit_bad_cutoff_and_shapes():
         loss(np.zeros((2, 10, 3)), np.zeros((2, 11, 3)))
     with pytest.raises(ValueError, match="shape"):
         loss.lowpass(np.zeros((10, 3)))
+    for order in (0, 2.5, float("inf"), float("nan"), True, "4"):
+        with pytest.raises(ValueError, match="order must be a whole number >= 1"):
+            losses.FilteredMisfit(dt=DT, cutoff=10.0, order=order)
 
 
 # ------------------------------------------------------------------ VelocitySnapshot

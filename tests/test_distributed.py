@@ -94,7 +94,8 @@ def all_operators(prop, vp, data, weights):
             "born_adjoint per shot": prop.born_adjoint(vp, data, reduce=False),
             "extended_forward": prop.extended_forward(vp, weights),
             "extended_adjoint": prop.extended_adjoint(vp, data),
-            "gradient": grad, "wavelet gradient": wavelet_grad}
+            "gradient": grad, "wavelet gradient": wavelet_grad,
+            "illumination": prop.illumination(vp)}
 
 
 def test_in_process_protocol():

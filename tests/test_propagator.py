@@ -156,6 +156,9 @@ def test_checkpointing_gradient_is_exact(free_surface):
         reference = full.gradient(state_full, data, wavelet=True)
         for a, b in zip(ckpt.gradient(state_ckpt, data, wavelet=True), reference):
             assert np.linalg.norm(a - b) / np.linalg.norm(b) < 1e-5
+    # Illumination needs the stored field: refused at once, before any solve.
+    with pytest.raises(ValueError, match="illumination needs a stored wavefield"):
+        ckpt.illumination(np.full_like(vp, np.nan))
 
 
 def _analytic_setup(ndim):
