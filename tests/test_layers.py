@@ -241,8 +241,11 @@ def test_save_and_load_in_a_fresh_process(problem, tmp_path):
         import numpy as np, keras, keras_seismic
         model = keras.models.load_model({str(path)!r})
         pred = model.predict(np.arange(2), verbose=0)
-        assert np.allclose(pred, np.load({str(tmp_path / 'pred.npy')!r}), rtol=1e-5,
-                           atol=1e-7), abs(pred).max()
+        saved = np.load({str(tmp_path / 'pred.npy')!r})
+        # Same model up to float32 round-off, which can differ between processes (seen:
+        # 1.3e-6 of the peak, where an absolute 1e-7 failed; the untrained model: 7e-3).
+        difference = abs(pred - saved).max() / abs(saved).max()
+        assert difference < 1e-5, difference
         model.compile()
         obs = np.load({str(tmp_path / 'obs.npy')!r})
         before = model.evaluate(np.arange(2), obs, verbose=0)
