@@ -15,6 +15,8 @@ setup(
         "devito>=4.8,<4.9",
         "pyrevolve>=2.2,<3",  # checkpointed gradients (storage="checkpointing")
         "tensorflow>=2.16,<2.22",
+        # TensorFlow >= 2.20 no longer installs it; keras.callbacks.TensorBoard needs it.
+        "tensorboard>=2.16,<2.22",
         "keras>=3.3,<4",
         "tensorflow-probability>=0.24,<0.26",
         # tensorflow-probability imports tf_keras on TF >= 2.16
@@ -22,6 +24,8 @@ setup(
         "matplotlib>=3.7,<4",
         "segyio>=1.9,<2",
         "pyyaml>=6,<7",
+        # post-import hook: Keras learns the package's class names when it is imported
+        "wrapt>=1.14,<3",
     ],
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],

@@ -205,8 +205,8 @@ class MultiscaleSchedule(keras.callbacks.Callback):
     Raises:
         ValueError: on cutoffs that are empty, not positive or not increasing; on both or
             neither of ``epochs_per_stage`` and ``boundaries``, or on bad values of them;
-            at the start of training if the loss is not a FilteredMisfit or a cutoff other
-            than the last is at or above its Nyquist frequency.
+            at the start of training if the loss is not a FilteredMisfit or a cutoff is at
+            or above its Nyquist frequency (use None for the full band).
 
     Example:
         >>> model.compile(optimizer=keras.optimizers.Adam(20.0),
@@ -298,8 +298,8 @@ class MultiscaleSchedule(keras.callbacks.Callback):
                 "keras_seismic.losses.FilteredMisfit loss (or pass loss=...); its loss is "
                 f"{type(loss).__name__ if loss is not None else None}, e.g. "
                 "model.compile(loss=ks.losses.FilteredMisfit(dt=survey.dt))")
-        for cutoff in self.cutoffs[:-1]:
-            if cutoff >= loss.nyquist:
+        for cutoff in self.cutoffs:
+            if cutoff is not None and cutoff >= loss.nyquist:
                 raise ValueError(
                     f"MultiscaleSchedule: cutoff {cutoff} Hz is at or above the Nyquist "
                     f"frequency {loss.nyquist:g} Hz of the data (dt = {loss.dt:g} s), where "

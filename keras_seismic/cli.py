@@ -691,11 +691,35 @@ def _problem(prop, true_vp=None):
 
 # ============================================================================ inversion
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow without its C++ start-up lines (CUDA probing, CPU features): they
+    are written to the process's stderr before any log setting of TensorFlow applies, so
+    the file descriptor is lent to a temporary file for the import and the lines dropped,
+    or shown with the error if the import fails."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as lines:
+        os.dup2(lines.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            lines.seek(0)
+            sys.stderr.write(lines.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
             learning_rate=None, learning_rate_decay=1.0, adam_epsilon=1e-20, cutoffs=None,
             epochs_per_stage=None, filter_order=6, misfit="l2", true_vp=None,
             snapshot_every=1, shuffle=True, seed=None, verbose=2):
     """Run ``model.fit`` FWI and write its outputs to ``out``; returns a summary dict."""
+    _import_tensorflow_quietly()
     import keras
 
     from . import callbacks, losses, models, plotting
@@ -1007,7 +1031,7 @@ def run_fwi(config_path, out=None, verbose=None):
     problems = []
     nyquist = 0.5 / survey.dt
     cutoffs = inv["cutoffs"]
-    if cutoffs and any(c is not None and c >= nyquist for c in cutoffs[:-1]):
+    if cutoffs and any(c is not None and c >= nyquist for c in cutoffs):
         problems.append(("inversion.multiscale.cutoffs",
                          f"cutoffs must stay below the Nyquist frequency {nyquist:g} Hz of "
                          f"the data (dt = {survey.dt:g} s); got {cutoffs}"))
@@ -1199,6 +1223,11 @@ def main(argv=None):
     """Run the command line; returns the exit code (the console script exits with it)."""
     parser = _parser()
     args = parser.parse_args(argv)        # exits with 2 on a bad command line
+    # The command line speaks for itself: TensorFlow's C++ start-up lines (CUDA probing,
+    # CPU features, absl) go only where asked for with TF_CPP_MIN_LOG_LEVEL. Set in this
+    # process alone, before anything imports TensorFlow; the library itself never does.
+    if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     try:
         if args.command == "demo":
             run_demo(out=args.out, quick=args.quick)

@@ -590,7 +590,7 @@ class _Lost:
 class _Held:
     """A result part that stays on its worker. Dask sees its real size (so it schedules
     the tasks that read it on that worker, and does not steal them lightly); if Dask moves
-    it anyway, a stored wavefield is copied without its worker-local buffer pool."""
+    it anyway, a stored wavefield is copied (the copy owns its memory)."""
 
     __slots__ = ("value",)
 
@@ -610,30 +610,15 @@ class _Held:
         value = self.value
         if not _is_state(value):
             return _Held, (value,)
-        try:
-            state = vars(value)
-            pooled = "_pool" in state
-            payload = pickle.dumps({k: v for k, v in state.items() if k != "_pool"},
-                                   protocol=pickle.HIGHEST_PROTOCOL)
+        try:  # a stored state pickles as a copy that owns its memory
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - anything unpicklable is recomputed instead
             return _Lost, (self.nbytes,)
-        return _restore_state, (type(value), payload, pooled)
+        return _restore_state, (payload,)
 
 
-class _NoPool:
-    """The buffer pool of a stored wavefield copied in from another worker: its memory is
-    simply freed."""
-
-    def put(self, function):
-        pass
-
-
-def _restore_state(cls, payload, pooled):
-    value = cls.__new__(cls)
-    value.__dict__.update(pickle.loads(payload))
-    if pooled:
-        value._pool = _NoPool()
-    return _Held(value)
+def _restore_state(payload):
+    return _Held(pickle.loads(payload))
 
 
 _SIZEOF = []

@@ -6,6 +6,10 @@ integer ``shots`` input says which survey shot each sample models. Fields (veloc
 images, weights) are ``(batch, *grid.shape)`` and data ``(batch, nt, nrec)``; either may
 carry a trailing channel axis of size 1 (as Conv2D layers like), and the output then has
 one too. Layers compute in float32 whatever the dtype policy.
+
+A layer takes its inputs as one list, ``Modeling(prop)([vp, shots])``, or as separate
+arguments, ``Modeling(prop)(vp, shots)``, in the functional API, in ``fit`` and after
+saving and loading alike.
 """
 import keras
 import numpy as np
@@ -69,12 +73,43 @@ class _WaveLayer(keras.layers.Layer):
     def _data_shape(self):
         return self.propagator.data_shape
 
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape[0])
+    # The names of the call's inputs, in order (for messages); the last ``optional`` of
+    # them may be left out.
+    input_names = ("field", "shots")
+    optional = 0
+
+    def _unpack(self, inputs, rest):
+        """The call's inputs as a list, whether they came as one list ``inputs`` (Keras's
+        usual form) or as separate arguments ``inputs, *rest``; checks their number."""
+        names = self.input_names
+        usage = (f"{type(self).__name__}(...)({', '.join(names)}) or "
+                 f"{type(self).__name__}(...)([{', '.join(names)}])")
+        if isinstance(inputs, (list, tuple)):
+            if any(r is not None for r in rest):
+                raise ValueError(f"{self.name}: give the inputs either as one list or as "
+                                 f"separate arguments, not both: {usage}")
+            values = list(inputs)
+        else:
+            values = [inputs, *rest]
+            while len(values) > len(names) - self.optional and values[-1] is None:
+                values.pop()
+        required = len(names) - self.optional
+        if not required <= len(values) <= len(names) or any(v is None for v in values):
+            given = sum(v is not None for v in values)
+            extra = f" (and optionally {', '.join(names[required:])})" if self.optional else ""
+            raise ValueError(f"{self.name}: expected the inputs {', '.join(names[:required])}"
+                             f"{extra}; got {given} of them. Call it as {usage}")
+        return values + [None] * (len(names) - len(values))
+
+    def compute_output_shape(self, inputs_shape, shots_shape=None):
+        shots_at = self.input_names.index("shots")
+        if shots_shape is None:  # the list form: the shapes of all inputs
+            inputs_shape, shots_shape = inputs_shape[0], inputs_shape[shots_at]
+        shape = tuple(inputs_shape)
         source, target = (self._data_shape, self._field_shape) if self.maps_data_to_field \
             else (self._field_shape, self._data_shape)
         channel = len(shape) == len(source) + 2
-        batch = tuple(input_shape[1])[0] if self.shares_field and shape[0] == 1 else shape[0]
+        batch = tuple(shots_shape)[0] if self.shares_field and shape[0] == 1 else shape[0]
         return (batch, *target) + ((1,) if channel else ())
 
     def _strip(self, x, expected, name):
@@ -100,13 +135,15 @@ class _WaveLayer(keras.layers.Layer):
         if self.shares_field and batch == 1:
             batch = None
         shots = tf.convert_to_tensor(shots)
-        if shots.dtype.is_floating:
-            shots = tf.cast(tf.round(shots), tf.int64)
-        elif not shots.dtype.is_integer:
+        if not (shots.dtype.is_floating or shots.dtype.is_integer):
             raise ValueError(f"{self.name}: shots must be integer shot indices; got dtype "
                              f"{shots.dtype}")
-        shots = tf.reshape(tf.cast(shots, tf.int64), [-1])
+        whole = f"{self.name}: shots must be whole-number shot indices"
         if tf.executing_eagerly():
+            values = tf.reshape(shots, [-1]).numpy()
+            if shots.dtype.is_floating and not np.all(values == np.round(values)):
+                raise ValueError(f"{whole}; got {values.tolist()}")
+            shots = tf.reshape(tf.cast(shots, tf.int64), [-1])
             values = shots.numpy()
             if values.size and (values.min() < 0 or values.max() >= self.propagator.nshots):
                 raise ValueError(f"{self.name}: shot index out of range: got "
@@ -116,6 +153,11 @@ class _WaveLayer(keras.layers.Layer):
                 raise ValueError(f"{self.name}: {values.size} shot indices for a batch of "
                                  f"{batch}")
             return shots
+        checks = []
+        if shots.dtype.is_floating:
+            checks.append(tf.debugging.assert_equal(shots, tf.round(shots), message=whole))
+        with tf.control_dependencies(checks):
+            shots = tf.reshape(tf.cast(shots, tf.int64), [-1])
         message = f"{self.name}: shot index out of range [0, {self.propagator.nshots})"
         with tf.control_dependencies([
                 tf.debugging.assert_non_negative(shots, message=message),
@@ -155,7 +197,8 @@ class Modeling(_WaveLayer):
             estimation in a fixed velocity.
 
     Call args:
-        inputs: ``[vp, shots]`` or ``[vp, shots, wavelet]``: velocity (m/s)
+        inputs: ``[vp, shots]`` or ``[vp, shots, wavelet]`` (or the same as separate
+            arguments, ``layer(vp, shots)``): velocity (m/s)
             ``(batch, *grid.shape[, 1])``, shot indices ``(batch,)`` and wavelets
             ``(batch, nsrc, nt)``. A velocity ``(1, *grid.shape[, 1])`` is one model for
             every shot of the batch (as in FWI): its gradient is the sum over the shots,
@@ -171,23 +214,23 @@ class Modeling(_WaveLayer):
     """
 
     shares_field = True
+    input_names = ("velocity", "shots", "wavelet")
+    optional = 1
 
     def __init__(self, propagator, velocity_gradient=True, **kwargs):
         super().__init__(propagator, **kwargs)
         self.velocity_gradient = bool(velocity_gradient)
 
-    def call(self, inputs, training=None):
-        vp, shots, *wavelet = inputs
+    def call(self, inputs, shots=None, wavelet=None, training=None):
+        vp, shots, wavelet = self._unpack(inputs, (shots, wavelet))
         vp, channel = self._strip(vp, self._field_shape, "velocity")
         shots = self._shots(shots, vp.shape[0])
-        if wavelet:
-            wavelet = tf.cast(wavelet[0], tf.float32)
+        if wavelet is not None:
+            wavelet = tf.cast(wavelet, tf.float32)
             expected = (self.propagator.survey.nsrc, self.propagator.survey.nt)
             if tuple(wavelet.shape[1:]) != expected:
                 raise ValueError(f"{self.name}: wavelet has shape {tuple(wavelet.shape)}; "
                                  f"expected (batch, *{expected})")
-        else:
-            wavelet = None
         data = ops.modeling(self.propagator, vp, shots, wavelet, self._keep(training),
                             self.velocity_gradient)
         return self._restore(data, channel)
@@ -225,19 +268,20 @@ class Born(_FixedBackground):
         vp0: background velocity in m/s, ``grid.shape``.
 
     Call args:
-        inputs: ``[dvp, shots]``: perturbation (m/s) ``(batch, *grid.shape[, 1])`` and shot
-            indices ``(batch,)``. A perturbation ``(1, *grid.shape[, 1])`` is one image for
-            every shot of the batch (as in LS-RTM): its gradient is the migration summed
-            over the shots.
+        inputs: ``[dvp, shots]`` (or ``layer(dvp, shots)``): perturbation (m/s)
+            ``(batch, *grid.shape[, 1])`` and shot indices ``(batch,)``. A perturbation
+            ``(1, *grid.shape[, 1])`` is one image for every shot of the batch (as in
+            LS-RTM): its gradient is the migration summed over the shots.
 
     Returns:
         linearised data ``(batch, nt, nrec[, 1])``.
     """
 
     shares_field = True
+    input_names = ("velocity perturbation", "shots")
 
-    def call(self, inputs):
-        dvp, shots = inputs
+    def call(self, inputs, shots=None):
+        dvp, shots = self._unpack(inputs, (shots,))
         dvp, channel = self._strip(dvp, self._field_shape, "velocity perturbation")
         data = ops.born(self.propagator, self.vp0, dvp, self._shots(shots, dvp.shape[0]))
         return self._restore(data, channel)
@@ -250,16 +294,18 @@ class Migration(_FixedBackground):
     Its gradient is Born modeling.
 
     Call args:
-        inputs: ``[data, shots]``: data ``(batch, nt, nrec[, 1])`` and shots ``(batch,)``.
+        inputs: ``[data, shots]`` (or ``layer(data, shots)``): data
+            ``(batch, nt, nrec[, 1])`` and shots ``(batch,)``.
 
     Returns:
         image ``(batch, *grid.shape[, 1])`` (velocity units per unit data squared).
     """
 
     maps_data_to_field = True
+    input_names = ("data", "shots")
 
-    def call(self, inputs):
-        data, shots = inputs
+    def call(self, inputs, shots=None):
+        data, shots = self._unpack(inputs, (shots,))
         data, channel = self._strip(data, self._data_shape, "data")
         image = ops.migration(self.propagator, self.vp0, data,
                               self._shots(shots, data.shape[0]))
@@ -278,19 +324,22 @@ class ExtendedSourceModeling(_WaveLayer):
             storage of the forward wavefield and the imaging); False when vp is fixed.
 
     Call args:
-        inputs: ``[weights, vp, shots]``: weights ``(batch, *grid.shape[, 1])`` (amplitude
-            per unit volume), velocity (m/s) ``(batch, *grid.shape[, 1])``, shots ``(batch,)``.
+        inputs: ``[weights, vp, shots]`` (or ``layer(weights, vp, shots)``): weights
+            ``(batch, *grid.shape[, 1])`` (amplitude per unit volume), velocity (m/s)
+            ``(batch, *grid.shape[, 1])``, shots ``(batch,)``.
 
     Returns:
         data ``(batch, nt, nrec[, 1])``; gradients flow to weights and vp.
     """
 
+    input_names = ("weights", "velocity", "shots")
+
     def __init__(self, propagator, velocity_gradient=True, **kwargs):
         super().__init__(propagator, **kwargs)
         self.velocity_gradient = bool(velocity_gradient)
 
-    def call(self, inputs, training=None):
-        weights, vp, shots = inputs
+    def call(self, inputs, velocity=None, shots=None, training=None):
+        weights, vp, shots = self._unpack(inputs, (velocity, shots))
         weights, channel = self._strip(weights, self._field_shape, "weights")
         vp, _ = self._strip(vp, self._field_shape, "velocity")
         data = ops.extended_modeling(self.propagator, weights, vp,
@@ -308,17 +357,19 @@ class ExtendedSourceAdjoint(ExtendedSourceModeling):
     """Adjoint of extended-source modeling: data -> source weights of each sample.
 
     Call args:
-        inputs: ``[data, vp, shots]``: data ``(batch, nt, nrec[, 1])``, velocity (m/s)
-            ``(batch, *grid.shape[, 1])``, shots ``(batch,)``.
+        inputs: ``[data, vp, shots]`` (or ``layer(data, vp, shots)``): data
+            ``(batch, nt, nrec[, 1])``, velocity (m/s) ``(batch, *grid.shape[, 1])``,
+            shots ``(batch,)``.
 
     Returns:
         weights ``(batch, *grid.shape[, 1])``; gradients flow to data and vp.
     """
 
     maps_data_to_field = True
+    input_names = ("data", "velocity", "shots")
 
-    def call(self, inputs, training=None):
-        data, vp, shots = inputs
+    def call(self, inputs, velocity=None, shots=None, training=None):
+        data, vp, shots = self._unpack(inputs, (velocity, shots))
         data, channel = self._strip(data, self._data_shape, "data")
         vp, _ = self._strip(vp, self._field_shape, "velocity")
         weights = ops.extended_adjoint(self.propagator, data, vp,

@@ -236,12 +236,17 @@ class StudentTMisfit(_Misfit):
         return config
 
 
+def _complex(x):
+    """A real tensor as complex. ``tf.complex`` rather than ``tf.cast``: the gradient of a
+    cast back to real makes TensorFlow warn that it discards the imaginary part."""
+    return tf.complex(x, tf.zeros_like(x))
+
+
 def _analytic_power(x):
     """Squared envelope ``x**2 + H[x]**2`` of each trace of ``x`` (batch, nt, nrec), with
     ``H`` the Hilbert transform along time (axis 1) computed by FFT, as in
     ``scipy.signal.hilbert`` (no padding). Differentiable TensorFlow."""
     x = tf.convert_to_tensor(x)
-    complex_dtype = tf.complex128 if x.dtype == tf.float64 else tf.complex64
     traces = tf.transpose(x, (0, 2, 1))                                # time innermost
     nt = tf.shape(traces)[-1]
     # Spectral weights of the analytic signal: 1 at zero (and Nyquist for even nt),
@@ -250,8 +255,8 @@ def _analytic_power(x):
     weights = tf.where(index == 0, 1.0, 0.0)
     weights = tf.where((index > 0) & (2 * index < nt), 2.0, weights)
     weights = tf.where(2 * index == nt, 1.0, weights)
-    spectrum = tf.signal.fft(tf.cast(traces, complex_dtype))
-    analytic = tf.signal.ifft(spectrum * tf.cast(weights, complex_dtype))
+    spectrum = tf.signal.fft(_complex(traces))
+    analytic = tf.signal.ifft(spectrum * _complex(tf.cast(weights, x.dtype)))
     hilbert = tf.math.imag(analytic)
     power = tf.square(traces) + tf.square(hilbert)
     return tf.transpose(power, (0, 2, 1))
@@ -335,7 +340,6 @@ def _lowpass(x, dt, cutoff, order):
     backwards, as ``scipy.signal.sosfiltfilt``), cropped back to ``nt`` samples.
     ``cutoff`` is a float64 scalar tensor with ``0 < cutoff < 0.5 / dt``. Differentiable;
     the operator is linear and self-adjoint."""
-    complex_dtype = tf.complex128 if x.dtype == tf.float64 else tf.complex64
     traces = tf.transpose(x, (0, 2, 1))                                    # time innermost
     nt = tf.shape(traces)[-1]
     # The slowest pole of |H|^2 decays as exp(-2 pi sin(pi / 4N) f_band t), with f_band the
@@ -345,8 +349,7 @@ def _lowpass(x, dt, cutoff, order):
     max_pad = tf.cast(_MAX_PAD_FACTOR * nt, tf.float64)
     pad = tf.cast(tf.math.ceil(tf.clip_by_value(decay, 1.0, max_pad)), tf.int32)
     nfft = nt + pad
-    power = tf.cast(tf.cast(_butterworth_power(nfft, dt, cutoff, order), x.dtype),
-                    complex_dtype)
+    power = _complex(tf.cast(_butterworth_power(nfft, dt, cutoff, order), x.dtype))
     spectrum = tf.signal.rfft(traces, fft_length=[nfft]) * power
     filtered = tf.signal.irfft(spectrum, fft_length=[nfft])[..., :nt]
     filtered = tf.ensure_shape(filtered, traces.shape)

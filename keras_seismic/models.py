@@ -31,6 +31,27 @@ class _Inversion(keras.Model):
     def get_compile_config(self):
         return None  # compiled again by the user (or with the defaults) after loading
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, with the shot indices ``x`` and the observed data ``y``
+        checked before the first solve when they are arrays (a ``tf.data.Dataset`` is
+        checked by the layers as it streams).
+
+        Raises:
+            ValueError: shots that are not whole numbers or out of range, or observed data
+                of the wrong shape or with NaN or infinite values.
+        """
+        if _is_array(x):
+            shots = self.prop.check_shots(np.asarray(x).reshape(-1))
+            if _is_array(y):
+                self.prop.check_data(y, len(shots), name="observed data (y)")
+        return super().fit(x, y, *args, **kwargs)
+
+
+def _is_array(value):
+    """Whether ``value`` holds its values (an array, list or tensor), as opposed to a
+    dataset or generator that yields them."""
+    return isinstance(value, (np.ndarray, list, tuple)) or keras.ops.is_tensor(value)
+
 
 @_register
 class FWI(_Inversion):

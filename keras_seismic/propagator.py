@@ -196,6 +196,15 @@ class AcousticPropagator:
         if self._fmax <= 0:
             return
         ppw = vp.min() / self._fmax / max(self.grid.spacing)
+        if ppw < 1:
+            # Below one point a wavelength the grid cannot hold the wave at all: the run
+            # would give noise, not a result. Velocities in km/s are the usual cause.
+            hint = " Velocities are in m/s: is this model in km/s?" if vp.max() < 20 else ""
+            raise ValueError(
+                f"velocity gives {ppw:.2g} grid points per minimum wavelength (vmin "
+                f"{vp.min():g} m/s, highest significant frequency {self._fmax:.1f} Hz, "
+                f"spacing {max(self.grid.spacing)} m); at least 1 is needed, 3 or more for "
+                f"accurate results.{hint}")
         if ppw < 3:
             warnings.warn(
                 f"only {ppw:.2f} grid points per minimum wavelength (vmin {vp.min():.0f} m/s, "

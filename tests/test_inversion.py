@@ -1,10 +1,11 @@
 """Inversion tools: L-BFGS and gradient preconditioning."""
 import keras
 import numpy as np
+import pytest
 
 import keras_seismic as ks
 from keras_seismic import models
-from test_propagator import small_problem
+from helpers import small_problem
 
 
 def _target(vp):
@@ -66,3 +67,26 @@ def test_preconditioners_scale_the_gradient():
         assert "precondition" in str(err)
     else:
         raise AssertionError("an unknown preconditioner was accepted")
+
+
+@pytest.mark.parametrize("shots,observed,match", [
+    ([0.4, 0.6], None, "whole-number shot indices"),
+    ([1.5, 0.5], None, "whole-number shot indices"),
+    ([0, 2], None, "out of range"),
+    ([0, 1], "nan", "observed data \\(y\\) contains NaN"),
+    ([0, 1], "short", "observed data \\(y\\) has shape"),
+])
+def test_fit_checks_shots_and_observed_data_before_any_solve(shots, observed, match):
+    prop, vp = small_problem()
+    data = np.zeros((2, *prop.data_shape), np.float32)
+    if observed == "nan":
+        data[1, 5, 3] = np.nan
+    elif observed == "short":
+        data = data[:, :-1]
+    model = models.FWI(prop, vp, 1500.0, 3500.0)
+    model.compile()
+    solves = []
+    prop.executor.map = lambda *args, **kwargs: solves.append(1)  # no solve may run
+    with pytest.raises(ValueError, match=match):
+        model.fit(np.array(shots), data, batch_size=2, epochs=1, verbose=0)
+    assert not solves

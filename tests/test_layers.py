@@ -12,9 +12,9 @@ from scipy import ndimage
 
 import keras_seismic as ks
 from keras_seismic import layers, models, ops
-from test_propagator import assert_adjoint, dot, small_problem, smooth_random
+from helpers import assert_adjoint, dot, small_problem, smooth_random
 
-RNG = np.random.default_rng(7)
+RNG = np.random.default_rng()  # seeded for each test by conftest.py
 SHOTS = tf.constant([1, 0], tf.int64)
 
 
@@ -238,7 +238,7 @@ def test_save_and_load_in_a_fresh_process(problem, tmp_path):
     np.save(tmp_path / "obs.npy", observed)
     np.save(tmp_path / "pred.npy", model.predict(np.arange(2), verbose=0))
     script = textwrap.dedent(f"""
-        import numpy as np, keras, keras_seismic
+        import numpy as np, keras_seismic, keras  # the package first: Keras learns its names
         model = keras.models.load_model({str(path)!r})
         pred = model.predict(np.arange(2), verbose=0)
         saved = np.load({str(tmp_path / 'pred.npy')!r})
@@ -256,6 +256,71 @@ def test_save_and_load_in_a_fresh_process(problem, tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
     assert "OK" in result.stdout, result.stderr[-3000:]
+
+
+def every_layer(prop, vp):
+    """Each wave-equation layer with inputs for it: ``(layer, [inputs...])``."""
+    data = prop.forward(np.stack([vp, vp]), SHOTS.numpy())
+    fields = np.stack([vp, vp * 1.01])
+    dvp = np.stack([smooth_random(vp.shape, 10.0)] * 2)
+    wavelet = prop.survey.wavelet[SHOTS.numpy()]
+    return [(layers.Modeling(prop), [fields, SHOTS]),
+            (layers.Modeling(prop), [fields, SHOTS, wavelet]),
+            (layers.Born(prop, vp), [dvp, SHOTS]),
+            (layers.Migration(prop, vp), [data, SHOTS]),
+            (layers.ExtendedSourceModeling(prop), [dvp, fields, SHOTS]),
+            (layers.ExtendedSourceAdjoint(prop), [data, fields, SHOTS])]
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_every_layer_takes_its_inputs_as_arguments_or_as_a_list(problem, graph):
+    prop, vp = problem
+    for layer, inputs in every_layer(prop, vp):
+        tensors = [tf.convert_to_tensor(x) for x in inputs]
+
+        def both(*xs):
+            return layer(list(xs)), layer(*xs)
+        as_list, as_arguments = (tf.function(both) if graph else both)(*tensors)
+        assert np.abs(as_list.numpy()).max() > 0, layer.name
+        assert np.array_equal(as_list.numpy(), as_arguments.numpy()), layer.name
+
+
+def test_two_argument_call_in_the_functional_api_fit_and_saving(problem, tmp_path):
+    """``Modeling(prop)(vp, shots)`` in a functional model: it trains, and a saved model
+    gives the same predictions after loading."""
+    prop, vp = problem
+    shots = keras.Input(shape=(), dtype="int64", name="shots")
+    velocity = ks.layers.VelocityModel(vp * 0.98, shared=True)(shots)
+    model = keras.Model(shots, layers.Modeling(prop)(velocity, shots))
+    model.compile(optimizer=keras.optimizers.Adam(5.0), loss=ks.losses.L2Misfit())
+    observed = prop.forward(vp)
+    history = model.fit(np.arange(2), observed, batch_size=2, epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+    model.save(tmp_path / "two_arguments.keras")
+    loaded = keras.models.load_model(tmp_path / "two_arguments.keras")
+    assert np.allclose(loaded.predict(np.arange(2), verbose=0),
+                       model.predict(np.arange(2), verbose=0), rtol=1e-5, atol=1e-7)
+
+
+def test_a_layer_called_without_its_shots_says_so(problem):
+    prop, vp = problem
+    for layer, inputs in every_layer(prop, vp)[::2]:
+        with pytest.raises(ValueError, match="expected the inputs .*shots.* got 1"):
+            layer(inputs[0])
+    with pytest.raises(ValueError, match="one list or as separate arguments, not both"):
+        layers.Modeling(prop)([np.stack([vp, vp]), SHOTS], SHOTS)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_non_integral_shots_are_refused(problem, graph):
+    prop, vp = problem
+    layer = layers.Modeling(prop)
+    run = tf.function(lambda s: layer(np.stack([vp, vp]), s)) if graph else \
+        (lambda s: layer(np.stack([vp, vp]), s))
+    error = tf.errors.InvalidArgumentError if graph else ValueError
+    with pytest.raises(error, match="whole-number shot indices"):
+        run(tf.constant([0.4, 0.6]))
+    assert np.array_equal(run(tf.constant([1.0, 0.0])), layer(np.stack([vp, vp]), SHOTS))
 
 
 def test_layer_config_round_trip(problem):

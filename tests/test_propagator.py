@@ -8,62 +8,9 @@ from scipy import ndimage
 import keras_seismic as ks
 from keras_seismic.physics import solver
 from analytic import green_2d, green_3d, ricker_function
+from helpers import CASES, assert_adjoint, dot, small_problem, smooth_random
 
-RNG = np.random.default_rng(1234)
-
-
-def small_problem(ndim=2, free_surface=False, storage="full", space_order=8, nshots=2,
-                  nsrc=1):
-    """A heterogeneous model on a small grid, with ``nshots`` shots of ``nsrc`` sources."""
-    shape = (40, 30) if ndim == 2 else (20, 18, 16)
-    grid = ks.Grid(shape, (10.0,) * ndim)
-    nt, dt = 201 if ndim == 2 else 121, 0.002
-    ext = grid.extent
-    src = np.array([[[ext[0] * (0.3 + 0.4 * s) + 13.0 * j] + [e / 2 for e in ext[1:-1]]
-                     + [25.0 + 5 * j] for j in range(nsrc)] for s in range(nshots)])
-    rec = np.array([[x] + [e / 3 for e in ext[1:-1]] + [15.0]
-                    for x in np.linspace(5.0, ext[0] - 5.0, 12)])
-    wavelet = np.stack([[ks.ricker(15.0 + j, dt, nt, delay=0.08) for j in range(nsrc)]
-                        for _ in range(nshots)])
-    survey = ks.Survey(src if nsrc > 1 else src[:, 0], rec, dt, nt, wavelet)
-    prop = ks.AcousticPropagator(grid, survey, space_order=space_order, absorbing_width=10,
-                                 free_surface=free_surface, storage=storage)
-    vp = 2000.0 + 600.0 * ndimage.gaussian_filter(RNG.random(shape), 2)
-    return prop, vp.astype(np.float32)
-
-
-def smooth_random(shape, scale=1.0):
-    return (scale * ndimage.gaussian_filter(RNG.standard_normal(shape), 1.5)).astype(
-        np.float32)
-
-
-def relative_mismatch(a, b):
-    return abs(a - b) / max(abs(a), abs(b))
-
-
-def dot(a, b):
-    return float(np.sum(np.asarray(a, np.float64) * np.asarray(b, np.float64)))
-
-
-CASES = [(2, False), (2, True), (3, False), (3, True)]
-
-
-def noisy(modelled):
-    """``modelled`` data plus as much random noise: the data of the dot tests. With noise
-    alone, <A x, d> sums terms that cancel to a fraction of a percent of their size, and a
-    dot test would measure float32 round-off (and OpenMP's summation order) rather than
-    the adjoint."""
-    noise = RNG.standard_normal(modelled.shape)
-    return (modelled + noise * np.linalg.norm(modelled) / np.linalg.norm(noise)).astype(
-        np.float32)
-
-
-def assert_adjoint(x, modelled, adjoint):
-    """Dot test of an operator ``A`` with ``modelled = A x``: <A x, d> = <x, A^T d> for
-    ``d = noisy(modelled)``, ``adjoint(d) = A^T d``."""
-    data = noisy(modelled)
-    lhs, rhs = dot(modelled, data), dot(x, adjoint(data))
-    assert relative_mismatch(lhs, rhs) < 1e-5, (lhs, rhs)
+RNG = np.random.default_rng()  # seeded for each test by conftest.py
 
 
 @pytest.mark.parametrize("ndim,free_surface", CASES)
@@ -289,6 +236,17 @@ def test_bad_data_and_shots(prop_vp):
         prop.forward("fast")
 
 
+def test_velocity_in_km_per_s_is_refused_with_a_hint(prop_vp):
+    """Below one grid point a wavelength a run gives noise: refused, naming units."""
+    prop, vp = prop_vp
+    with pytest.raises(ValueError, match="points per minimum wavelength.*km/s"):
+        prop.forward(vp / 1000.0)
+    with warnings.catch_warnings(record=True) as caught:  # 1 to 3 points: a warning
+        warnings.simplefilter("always")
+        prop.forward(vp / 3.0, shots=[0])
+    assert any("dispersion" in str(w.message) for w in caught)
+
+
 def test_bad_configuration():
     grid = ks.Grid((30, 20), (10.0, 10.0))
     w = ks.ricker(10.0, 0.002, 100)
@@ -312,8 +270,9 @@ def test_bad_configuration():
 
 def test_too_few_points_per_wavelength_warns():
     grid = ks.Grid((30, 20), (50.0, 50.0))
-    survey = ks.Survey([[500.0, 100.0]], [[300.0, 50.0]], 0.002, 100,
-                       ks.ricker(25.0, 0.002, 100))
+    # About 1.2 points a wavelength: enough to run, too few to be accurate.
+    survey = ks.Survey([[500.0, 100.0]], [[300.0, 50.0]], 0.002, 400,
+                       ks.ricker(8.0, 0.002, 400))
     prop = ks.AcousticPropagator(grid, survey, absorbing_width=5)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

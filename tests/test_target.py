@@ -16,7 +16,7 @@ from devito import Grid
 import keras_seismic as ks
 from keras_seismic import cli
 from keras_seismic.physics import Target, kernels, solver
-from test_propagator import small_problem
+from helpers import small_problem
 
 OFFLOAD = dict(platform="nvidiaX", language="openmp")
 

@@ -7,6 +7,7 @@ metres from the padded grid's first point. The propagator translates.
 import math
 import os
 import threading
+import weakref
 from collections import Counter
 
 import numpy as np
@@ -57,22 +58,36 @@ def _operator(key, build, target):
 class StoredWavefield:
     """The forward wavefield of one shot kept for a gradient, every ``factor``-th internal
     step. Hand it to :meth:`WaveSolver.adjoint`; :meth:`release` returns its memory to the
-    pool (it is also released when garbage-collected)."""
+    pool, and so does dropping the last reference to it. A copy made by pickling (to
+    another process) owns its memory and has no pool."""
 
-    def __init__(self, pool, function, factor):
-        self._pool, self.function, self.factor = pool, function, factor
+    def __init__(self, function, factor, pool=None):
+        self.function, self.factor = function, factor
+        # weakref.finalize, not __del__: the finalizer holds the buffer, so the buffer is
+        # never garbage itself. A __del__ that handed the buffer back to the pool could run
+        # in the same garbage-collection pass (a wavefield caught in a reference cycle, say
+        # a traceback's) as the finaliser of the buffer's own data, which frees it: the pool
+        # would then hand out freed memory, and the heap corruption abort the process later,
+        # in whichever thread next collected garbage.
+        self._finalizer = None
+        if pool is not None:
+            self._finalizer = weakref.finalize(self, pool.put, function)
+            self._finalizer.atexit = False
 
     @property
     def nbytes(self):
         return 0 if self.function is None else self.function.data.nbytes
 
     def release(self):
-        if self.function is not None:
-            self._pool.put(self.function)
-            self.function = None
+        if self._finalizer is not None:
+            self._finalizer()  # runs once, however often it is called
+        self.function = None
 
-    def __del__(self):
-        self.release()
+    def __getstate__(self):
+        return {"function": self.function, "factor": self.factor}
+
+    def __setstate__(self, state):
+        self.__init__(state["function"], state["factor"])
 
 
 class Source:
@@ -122,7 +137,9 @@ class _Pool:
     the oldest dropped first, so buffers of sizes no longer used do not pile up."""
 
     def __init__(self, keep=4):
-        self._free, self._lock, self._keep = [], threading.Lock(), keep
+        # Re-entrant: a dropped wavefield's finaliser may run (garbage collection) in the
+        # middle of take() or put() on the same thread.
+        self._free, self._lock, self._keep = [], threading.RLock(), keep
 
     def take(self, key, make):
         with self._lock:
@@ -351,4 +368,4 @@ class WaveSolver:
         function = self._pool.take(
             ((nsave,) + shape, factor),
             lambda: kernels.stored_field(self._grid(shape), nsave, factor))
-        return StoredWavefield(self._pool, function, factor)
+        return StoredWavefield(function, factor, self._pool)

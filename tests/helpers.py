@@ -1,0 +1,68 @@
+"""What several test files share: a small heterogeneous problem and the dot test.
+
+Every random draw here comes from the generator ``RNG``, which conftest.py seeds afresh
+for each test, or from a generator seeded by the caller: no test's numbers depend on
+which tests ran before it.
+"""
+import numpy as np
+from scipy import ndimage
+
+import keras_seismic as ks
+
+RNG = np.random.default_rng()  # seeded for each test by conftest.py
+
+# (ndim, free_surface) of the dot tests.
+CASES = [(2, False), (2, True), (3, False), (3, True)]
+
+
+def small_problem(ndim=2, free_surface=False, storage="full", space_order=8, nshots=2,
+                  nsrc=1, seed=0):
+    """A heterogeneous model on a small grid, with ``nshots`` shots of ``nsrc`` sources;
+    the velocity is drawn from its own generator of ``seed``."""
+    shape = (40, 30) if ndim == 2 else (20, 18, 16)
+    grid = ks.Grid(shape, (10.0,) * ndim)
+    nt, dt = 201 if ndim == 2 else 121, 0.002
+    ext = grid.extent
+    src = np.array([[[ext[0] * (0.3 + 0.4 * s) + 13.0 * j] + [e / 2 for e in ext[1:-1]]
+                     + [25.0 + 5 * j] for j in range(nsrc)] for s in range(nshots)])
+    rec = np.array([[x] + [e / 3 for e in ext[1:-1]] + [15.0]
+                    for x in np.linspace(5.0, ext[0] - 5.0, 12)])
+    wavelet = np.stack([[ks.ricker(15.0 + j, dt, nt, delay=0.08) for j in range(nsrc)]
+                        for _ in range(nshots)])
+    survey = ks.Survey(src if nsrc > 1 else src[:, 0], rec, dt, nt, wavelet)
+    prop = ks.AcousticPropagator(grid, survey, space_order=space_order, absorbing_width=10,
+                                 free_surface=free_surface, storage=storage)
+    rng = np.random.default_rng(seed)
+    vp = 2000.0 + 600.0 * ndimage.gaussian_filter(rng.random(shape), 2)
+    return prop, vp.astype(np.float32)
+
+
+def smooth_random(shape, scale=1.0):
+    return (scale * ndimage.gaussian_filter(RNG.standard_normal(shape), 1.5)).astype(
+        np.float32)
+
+
+def relative_mismatch(a, b):
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def dot(a, b):
+    return float(np.sum(np.asarray(a, np.float64) * np.asarray(b, np.float64)))
+
+
+def noisy(modelled):
+    """``modelled`` data plus as much random noise: the data of the dot tests. With noise
+    alone, <A x, d> sums terms that cancel to a fraction of a percent of their size, and a
+    dot test would measure float32 round-off (and OpenMP's summation order) rather than
+    the adjoint."""
+    noise = RNG.standard_normal(modelled.shape)
+    return (modelled + noise * np.linalg.norm(modelled) / np.linalg.norm(noise)).astype(
+        np.float32)
+
+
+def assert_adjoint(x, modelled, adjoint, tol=1e-5):
+    """Dot test of an operator ``A`` with ``modelled = A x``: <A x, d> = <x, A^T d> for
+    ``d = noisy(modelled)``, ``adjoint(d) = A^T d``."""
+    data = noisy(modelled)
+    lhs, rhs = dot(modelled, data), dot(x, adjoint(data))
+    assert relative_mismatch(lhs, rhs) < tol, (lhs, rhs)
