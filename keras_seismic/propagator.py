@@ -5,16 +5,15 @@ kernels (padded grid, squared slowness, internal time step): input validation, t
 axis, the linear resampling between the survey's ``dt`` and the internal step (and its exact
 adjoint), the padding of the model, and the loop over shots.
 """
-import functools
 import math
 import warnings
 
 import numpy as np
-from scipy import sparse
 
 from .distributed import InProcessExecutor
 from .grid import Grid
 from .physics import Padding, Source, Target, WaveSolver, stencil_sum
+from .resampling import linear_interpolation
 from .survey import Survey
 from .wavelets import highest_frequency
 
@@ -434,28 +433,17 @@ class AcousticPropagator:
     # -- one shot (these run wherever the executor puts them) ----------------------------
     def _resampling(self, nsteps):
         """Linear interpolation ``(to_internal, to_survey)`` between the survey's axis and
-        an internal axis of ``nsteps`` steps over the same record: sparse (nsteps, nt) and
-        (nt, nsteps) matrices; their transposes are the adjoints."""
-        return _interpolation(self.survey.nt, nsteps), _interpolation(nsteps, self.survey.nt)
+        an internal axis of ``nsteps`` steps over the same record: (nsteps, nt) and
+        (nt, nsteps) :class:`LinearInterpolation` matrices; their transposes are the
+        adjoints."""
+        return (linear_interpolation(self.survey.nt, nsteps),
+                linear_interpolation(nsteps, self.survey.nt))
 
     def _point_source(self, wavelet, nsteps):
         """Right-hand side samples (N, nsrc) of the point sources of a shot: the wavelets
         (nsrc, nt) resampled to the internal axis, divided by the cell volume (a delta)."""
         to_internal, _ = self._resampling(nsteps)
         return (to_internal @ wavelet.T / self.grid.cell_volume).astype(np.float32)
-
-
-@functools.lru_cache(maxsize=32)
-def _interpolation(n_from, n_to):
-    """Sparse (n_to, n_from) linear interpolation between two uniform axes that both span
-    the same record, with ``n_from`` and ``n_to`` samples."""
-    position = np.arange(n_to) * (n_from - 1) / (n_to - 1)
-    left = np.minimum(np.floor(position + 1e-9).astype(np.int64), n_from - 1)
-    right = np.minimum(left + 1, n_from - 1)
-    frac = np.clip(position - left, 0.0, 1.0)
-    rows = np.arange(n_to)
-    return sparse.csr_matrix((np.r_[1.0 - frac, frac], (np.r_[rows, rows], np.r_[left, right])),
-                             shape=(n_to, n_from))
 
 
 def _as_float32(value, name):
