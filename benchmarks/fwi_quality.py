@@ -45,27 +45,41 @@ def batches(steps):
     return [order[i % len(order)] for i in range(steps)]
 
 
-def ours(steps, width):
-    """Model errors after each step, the misfits of the start and the end, and seconds."""
+def ours(steps, width, normalize):
+    """Model errors after each step, the misfit of each step's batch, the misfits of all
+    shots at the start and the end, and the seconds the steps took. With ``normalize``
+    the misfit is scaled so that the first batch's gradient peaks at 1 (see main)."""
     import keras
     import keras_seismic as ks
     grid, survey, true, start, mask = marine_problem()
     prop = ks.AcousticPropagator(grid, survey, space_order=8, absorbing_width=width)
     observed = prop.forward(true)
     model = ks.models.FWI(prop, start, VMIN, VMAX, mask=mask)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=1e-20))
-    errors = [model_error(start, true, mask)]
+    scale = 1.0
+    if normalize:
+        first = batches(1)[0]
+        gradient = prop.born_adjoint(start, prop.forward(start, first) - observed[first],
+                                     first)
+        scale = 1.0 / np.abs(gradient * mask).max()
+
+    class ScaledMisfit(ks.losses.L2Misfit):
+        def call(self, y_true, y_pred):
+            return scale * super().call(y_true, y_pred)
+
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=1e-20),
+                  loss=ScaledMisfit())
+    errors, losses = [model_error(start, true, mask)], []
     began = time.perf_counter()
     for shots in batches(steps):
-        model.train_on_batch(shots, observed[shots])
+        losses.append(float(model.train_on_batch(shots, observed[shots])) / scale)
         errors.append(model_error(model.velocity, true, mask))
     seconds = time.perf_counter() - began
     misfit = [0.5 * float(np.sum((prop.forward(v) - observed) ** 2))
               for v in (start, model.velocity)]
-    return errors, misfit, seconds
+    return errors, losses, misfit, seconds
 
 
-def theirs(steps, width):
+def theirs(steps, width, normalize):
     """The same with ``deepwave.scalar`` (PML of ``width`` cells, accuracy 8)."""
     import deepwave
     import torch
@@ -84,14 +98,22 @@ def theirs(steps, width):
 
     with torch.no_grad():
         observed = model(torch.tensor(true), np.arange(NSHOTS))
+    scale = 1.0
+    if normalize:
+        first = batches(1)[0]
+        v = torch.tensor(start, requires_grad=True)
+        (0.5 * ((model(v, first) - observed[first]) ** 2).sum()).backward()
+        scale = 1.0 / float((v.grad * torch.tensor(mask)).abs().max())
     v = torch.tensor(start, requires_grad=True)
     frozen = torch.tensor(mask)
     optimizer = torch.optim.Adam([v], lr=LEARNING_RATE, eps=1e-20)
-    errors = [model_error(start, true, mask)]
+    errors, losses = [model_error(start, true, mask)], []
     began = time.perf_counter()
     for shots in batches(steps):
         optimizer.zero_grad()
         loss = 0.5 * ((model(v, shots) - observed[shots]) ** 2).sum()
+        losses.append(loss.item())
+        loss = scale * loss
         loss.backward()
         v.grad *= frozen
         optimizer.step()
@@ -102,7 +124,7 @@ def theirs(steps, width):
     with torch.no_grad():
         misfit = [0.5 * float(((model(torch.tensor(m), np.arange(NSHOTS)) - observed) ** 2)
                               .sum()) for m in (start, v.detach().numpy())]
-    return errors, misfit, seconds
+    return errors, losses, misfit, seconds
 
 
 def main(argv=None):
@@ -113,15 +135,20 @@ def main(argv=None):
     parser.add_argument("--figure", help="write the model-error curves to this PNG")
     parser.add_argument("--only", choices=("keras-seismic", "deepwave"),
                         help="run one package only")
+    parser.add_argument("--normalize", action="store_true",
+                        help="scale each package's misfit by a constant so that its first "
+                             "gradient peaks at 1: in float32, Adam's second moment g^2 "
+                             "underflows where |g| < 1e-19, and with epsilon 1e-20 such "
+                             "cells then take steps of many times the learning rate")
     args = parser.parse_args(argv)
     curves = {}
     for width in args.width:
         for name, run in (("keras-seismic", ours), ("deepwave", theirs)):
             if args.only not in (None, name):
                 continue
-            errors, misfit, seconds = run(args.steps, width)
-            label = f"{name}, {width} cells"
-            curves[label] = errors
+            errors, losses, misfit, seconds = run(args.steps, width, args.normalize)
+            label = f"{name}, {width} cells" + (", normalized" if args.normalize else "")
+            curves[label] = errors, losses
             print(f"{label:26s} model error {errors[0]:.4f} -> {errors[-1]:.4f} "
                   f"(x{errors[-1] / errors[0]:.3f}); misfit x{misfit[1] / misfit[0]:.3f}; "
                   f"{seconds:.0f} s", flush=True)
@@ -131,12 +158,17 @@ def main(argv=None):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        for label, errors in curves.items():
-            ax.plot(np.array(errors) / errors[0], label=label)
-        ax.set_xlabel("step (batch of 2 shots)")
-        ax.set_ylabel("model error / start")
-        ax.legend()
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+        period = NSHOTS // BATCH   # the batches repeat: compare each with its first time
+        for label, (errors, losses) in curves.items():
+            left.plot(np.array(errors) / errors[0], label=label)
+            losses = np.array(losses)
+            right.semilogy(losses / np.resize(losses[:period], len(losses)), label=label)
+        left.set_xlabel("step (batch of 2 shots)")
+        left.set_ylabel("model error / start")
+        right.set_xlabel("step (batch of 2 shots)")
+        right.set_ylabel("batch misfit / its first")
+        left.legend()
         fig.tight_layout()
         fig.savefig(args.figure, dpi=120)
 

@@ -656,15 +656,16 @@ class _Shared:
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles each propagator as ``(class, digest of its config, config)``."""
+    """Pickles each propagator as ``(class, digest of its config, config)``. A propagator
+    is any object whose class sets ``cached_on_workers = True`` and has ``get_config()``
+    and ``from_config(config)`` (so this module need not import the propagator's)."""
 
     # A propagator does not change once made, and its config (the survey's arrays as
     # lists) is costly to build, pickle and hash: do it once a propagator, not every call.
     _configs = weakref.WeakKeyDictionary()
 
     def persistent_id(self, obj):
-        from .propagator import AcousticPropagator
-        if not isinstance(obj, AcousticPropagator):
+        if not getattr(type(obj), "cached_on_workers", False):
             return None
         if obj not in self._configs:
             config = pickle.dumps(obj.get_config(), protocol=pickle.HIGHEST_PROTOCOL)

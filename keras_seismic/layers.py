@@ -432,12 +432,18 @@ class VelocityModel(keras.layers.Layer):
     def build(self, input_shape=None):
         init = "ones" if self._initial_vp is None else \
             keras.initializers.Constant(self._initial_vp)
+        # float64, though the wave equation runs in float32: Adam's second moment
+        # (1 - beta2) g^2 of a weakly illuminated cell (|g| < 4e-18) is below float32's
+        # smallest normal number, which TensorFlow flushes to zero, and the step of such a
+        # cell is then lr * g / epsilon: hundreds of times the learning rate with the
+        # negligible epsilon that misfits of any scale need.
         self.velocity = self.add_weight(name="velocity", shape=self.model_shape,
-                                        initializer=init, constraint=self.constraint)
+                                        initializer=init, constraint=self.constraint,
+                                        dtype="float64")
         self.built = True
 
     def call(self, shots):
-        vp = tf.convert_to_tensor(self.velocity)
+        vp = tf.cast(tf.convert_to_tensor(self.velocity), tf.float32)
         if self.mask is not None:
             # Same value, but no gradient where the mask is 0.
             vp = self.mask * vp + (1.0 - self.mask) * tf.stop_gradient(vp)

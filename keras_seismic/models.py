@@ -116,7 +116,7 @@ class FWI(_Inversion):
     @property
     def velocity(self):
         """The current velocity model, numpy ``grid.shape`` in m/s."""
-        return np.array(self.velocity_model.velocity.numpy())
+        return self.velocity_model.velocity.numpy().astype(np.float32)
 
     def get_config(self):
         mask = self.velocity_model.mask
@@ -178,7 +178,7 @@ class LSRTM(_Inversion):
     @property
     def image(self):
         """The current image (velocity perturbation, m/s), numpy ``grid.shape``."""
-        return np.array(self.reflectivity.velocity.numpy())
+        return self.reflectivity.velocity.numpy().astype(np.float32)
 
     def get_config(self):
         mask = self.reflectivity.mask

@@ -80,6 +80,6 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
     result = tfp.optimizer.lbfgs_minimize(
         value_and_gradients, x0, max_iterations=max_iterations, tolerance=tolerance,
         num_correction_pairs=num_correction_pairs)
-    layer.velocity.assign(velocity(result.position))
+    layer.velocity.assign(tf.cast(velocity(result.position), layer.velocity.dtype))
     return {"loss": history, "evaluations": len(history),
             "converged": bool(result.converged)}

@@ -81,6 +81,9 @@ class AcousticPropagator:
         >>> grad = prop.born_adjoint(vp, data - observed)  # grid.shape
     """
 
+    # Sent to Dask workers as its config, and built once a worker (see distributed.py).
+    cached_on_workers = True
+
     def __init__(self, grid, survey, space_order=8, absorbing_width=40, free_surface=False,
                  executor=None, storage="subsampled", platform=None, language=None,
                  compiler=None):

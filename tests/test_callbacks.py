@@ -349,6 +349,15 @@ def test_multiscale_schedule_needs_a_filtered_misfit(problem):
 
 # ------------------------------------------------------------------ standard Keras callbacks
 
+def test_tensorboard_works_out_of_the_box(problem, tmp_path):
+    """tensorboard is installed with the package: the callback writes its event files."""
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"))
+    history = fit(fwi(problem), problem, 2, [board])
+    assert len(history.history["loss"]) == 2
+    events = list((tmp_path / "logs").rglob("events.out.tfevents.*"))
+    assert events and all(path.stat().st_size > 0 for path in events), events
+
+
 def test_early_stopping_on_model_error_restores_best(problem, tmp_path):
     model = fwi(problem)
     snapshot = callbacks.VelocitySnapshot(tmp_path, true_vp=problem["true"])

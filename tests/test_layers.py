@@ -213,6 +213,24 @@ def test_mask_freezes_water_layer(problem):
     assert np.abs(model.velocity[:, 8:] - vp[:, 8:]).max() > 0
 
 
+def test_adam_steps_stay_about_the_learning_rate_where_gradients_are_tiny():
+    """A cell whose gradient is ~1e-18 moves by about the learning rate, not hundreds of
+    times it: in float32 its Adam second moment would flush to zero."""
+    layer = layers.VelocityModel(np.full((4, 3), 2000.0, np.float32), shared=True)
+    optimizer = keras.optimizers.Adam(10.0, epsilon=1e-20)
+    scale = tf.constant(np.array([[1e-3], [1e-9], [3e-18], [1e-30]], np.float32) *
+                        np.ones((4, 3), np.float32))
+    shots = tf.constant([0])
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(scale * layer(shots)[0])
+        optimizer.apply_gradients(zip(tape.gradient(loss, layer.trainable_weights),
+                                      layer.trainable_weights))
+    steps = 2000.0 - layer.velocity.numpy()
+    assert np.all(steps[:3] > 0) and np.all(steps[:3] < 31.0), steps   # 3 steps of <= 10
+    assert layer(shots).dtype == tf.float32
+
+
 def test_lsrtm_fits_born_data(problem):
     prop, vp = problem
     image = np.zeros(vp.shape, np.float32)
