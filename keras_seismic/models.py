@@ -33,8 +33,9 @@ class _Inversion(keras.Model):
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, with the shot indices ``x`` and the observed data ``y``
-        checked before the first solve when they are arrays (a ``tf.data.Dataset`` is
-        checked by the layers as it streams).
+        checked before the first solve when they are arrays (the values of a
+        ``tf.data.Dataset`` or generator are not read ahead: only the layers' own shot
+        checks apply to them).
 
         Raises:
             ValueError: shots that are not whole numbers or out of range, or observed data
