@@ -139,20 +139,15 @@ class _WaveLayer(keras.layers.Layer):
             raise ValueError(f"{self.name}: shots must be integer shot indices; got dtype "
                              f"{shots.dtype}")
         whole = f"{self.name}: shots must be whole-number shot indices"
-        if tf.executing_eagerly():
-            values = tf.reshape(shots, [-1]).numpy()
-            if shots.dtype.is_floating and not np.all(values == np.round(values)):
-                raise ValueError(f"{whole}; got {values.tolist()}")
-            shots = tf.reshape(tf.cast(shots, tf.int64), [-1])
-            values = shots.numpy()
-            if values.size and (values.min() < 0 or values.max() >= self.propagator.nshots):
-                raise ValueError(f"{self.name}: shot index out of range: got "
-                                 f"{values.tolist()}, the survey has "
-                                 f"{self.propagator.nshots} shots")
+        if tf.executing_eagerly():  # the propagator's own check, in the layer's name
+            try:
+                values = self.propagator.check_shots(tf.reshape(shots, [-1]).numpy())
+            except ValueError as err:
+                raise ValueError(f"{self.name}: {err}") from None
             if batch is not None and values.size != batch:
                 raise ValueError(f"{self.name}: {values.size} shot indices for a batch of "
                                  f"{batch}")
-            return shots
+            return tf.constant(values, tf.int64)
         checks = []
         if shots.dtype.is_floating:
             checks.append(tf.debugging.assert_equal(shots, tf.round(shots), message=whole))
