@@ -1,30 +1,13 @@
-"""Where shots run: in this process, one after the other (default), or on a Dask cluster.
-
-The executor protocol, which :class:`~keras_seismic.AcousticPropagator` calls:
-
-``map(function, shared, items, remote=())``
-    ``[function(shared, item) for item in items]``, in the order of ``items``. ``shared``
-    holds what every shot needs (the propagator, the velocity) and is sent to each worker
-    once per call. A distributed executor may leave parts of a (tuple) result on the worker
-    that computed them: every stored forward wavefield (anything with ``release()`` and
-    ``nbytes``, such as :class:`~keras_seismic.physics.StoredWavefield`) and the parts at
-    the positions listed in ``remote``. It returns a :class:`RemoteResult` handle in their
-    place. A handle passed back inside an item of a later ``map`` is replaced, on the
-    worker, by the value it stands for, and that task runs where the value lives.
-``sum(parts)``
-    the sum of result parts (numpy arrays or handles), accumulated in float64 and returned
-    as a numpy array of the parts' dtype. A distributed executor adds handles on the
-    workers, in pairs (a tree), and moves only the total.
-
-:class:`InProcessExecutor` runs everything here and ignores ``remote``;
-:class:`DaskExecutor` runs one task a shot on a ``dask.distributed`` cluster.
+"""Shots on a Dask cluster: :class:`DaskExecutor` runs one task a shot on a
+``dask.distributed`` cluster, under the executor protocol of
+:mod:`keras_seismic.propagator.local` (which also holds the default, in-process executor,
+re-exported here).
 """
 import hashlib
 import io
 import os
 import pickle
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -34,66 +17,9 @@ from collections import OrderedDict, Counter, defaultdict
 
 import numpy as np
 
+from .propagator.local import Handle, InProcessExecutor, Progress, sum_local
+
 __all__ = ["InProcessExecutor", "DaskExecutor", "PendingMap", "RemoteResult", "local_client"]
-
-
-# -- the in-process executor -------------------------------------------------------------
-class InProcessExecutor:
-    """Runs shots in this process, one at a time (each solve already uses every core).
-
-    Args:
-        progress: show a progress bar on stderr for calls of at least this many shots
-            (None: never).
-    """
-
-    def __init__(self, progress=8):
-        self.progress = progress
-
-    def map(self, function, shared, items, remote=()):
-        """``[function(shared, item) for item in items]``.
-
-        Args:
-            function: ``function(shared, item) -> result``.
-            shared: what every item needs.
-            items: one item a shot; :class:`RemoteResult` handles in a (tuple) item are
-                fetched first.
-            remote: ignored (everything stays in this process).
-
-        Returns:
-            the list of results, in the order of ``items``.
-        """
-        items = list(items)
-        bar = _Progress(len(items)) if self.progress and len(items) >= self.progress \
-            else None
-        results = []
-        for item in items:
-            if isinstance(item, tuple) and any(isinstance(x, RemoteResult) for x in item):
-                item = tuple(x.result() if isinstance(x, RemoteResult) else x for x in item)
-            results.append(function(shared, item))
-            if bar:
-                bar.update(len(results))
-        return results
-
-    def sum(self, parts):
-        """Sum of ``parts`` (arrays of one shape), accumulated in float64.
-
-        Args:
-            parts: a non-empty list of arrays (or :class:`RemoteResult` handles).
-
-        Returns:
-            numpy array of the parts' dtype.
-        """
-        return _sum_local([p.result() if isinstance(p, RemoteResult) else p for p in parts])
-
-
-def _sum_local(parts):
-    if not parts:
-        raise ValueError("sum of no parts")
-    arrays = [np.asarray(p) for p in parts]
-    total = np.zeros(arrays[0].shape, np.float64)
-    for a in arrays:
-        total += a
-    return total.astype(np.result_type(*arrays))
 
 
 # -- the Dask executor ---------------------------------------------------------------------
@@ -226,7 +152,7 @@ class DaskExecutor:
             raise ValueError("sum of no parts")
         handles = [p for p in parts if isinstance(p, RemoteResult)]
         if not handles:
-            return _sum_local(parts)
+            return sum_local(parts)
         dtype = np.result_type(*[p.dtype if isinstance(p, RemoteResult) else np.asarray(p)
                                  for p in parts])
         return self._again(lambda: self._tree_sum(parts, dtype), handles)
@@ -347,7 +273,7 @@ class PendingMap:
         lights = [s.light for s in self._shots]
         if self._progress:
             from dask.distributed import as_completed
-            bar = _Progress(len(lights))
+            bar = Progress(len(lights))
             for done, _ in enumerate(as_completed(lights), 1):
                 bar.update(done)
         results = []
@@ -408,7 +334,7 @@ class _Shot:
             self.shared = sent[key]
 
 
-class RemoteResult:
+class RemoteResult(Handle):
     """A part of a shot's result left on the Dask worker that computed it: a stored
     forward wavefield, or a per-shot gradient waiting to be summed.
 
@@ -735,27 +661,3 @@ def local_client(n_workers=None, omp_threads=None, **kwargs):
     with dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": None}):
         cluster = LocalCluster(n_workers=n_workers, processes=True, env=env, **kwargs)
     return Client(cluster)
-
-
-class _Progress:
-    """A one-line progress bar in the style of Keras's Progbar. Like Progbar, it redraws
-    only on a terminal; into a log file or pipe it writes just the final line."""
-
-    def __init__(self, total, width=30, stream=None):
-        self.total, self.width, self.start = total, width, time.time()
-        self.stream = stream or sys.stderr
-        self.dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
-
-    def update(self, done):
-        if not (self.dynamic or done == self.total):
-            return
-        filled = int(self.width * done / self.total)
-        bar = "=" * max(filled - 1, 0) + (">" if filled < self.width else "=")
-        elapsed = time.time() - self.start
-        eta = elapsed / done * (self.total - done)
-        redraw = "\r" if self.dynamic else ""
-        self.stream.write(f"{redraw}{done}/{self.total} shots "
-                          f"[{bar:<{self.width}}] {elapsed:.0f}s elapsed, ETA {eta:.0f}s")
-        if done == self.total:
-            self.stream.write("\n")
-        self.stream.flush()

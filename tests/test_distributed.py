@@ -120,7 +120,7 @@ def test_progress_bar_redraws_only_on_a_terminal(terminal):
             return terminal
 
     stream = Stream()
-    bar = distributed._Progress(4, stream=stream)
+    bar = distributed.Progress(4, stream=stream)
     for done in range(1, 5):
         bar.update(done)
     text = stream.getvalue()

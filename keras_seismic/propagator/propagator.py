@@ -10,12 +10,12 @@ import warnings
 
 import numpy as np
 
-from .distributed import InProcessExecutor
-from .grid import Grid
-from .physics import Padding, Source, Target, WaveSolver, stencil_sum
+from .local import InProcessExecutor
+from ..grid import Grid
+from ..physics import Padding, Source, Target, WaveSolver, stencil_sum
 from .resampling import linear_interpolation
-from .survey import Survey
-from .wavelets import highest_frequency
+from ..survey import Survey
+from ..wavelets import highest_frequency
 
 __all__ = ["AcousticPropagator", "ForwardState"]
 
