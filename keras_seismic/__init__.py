@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("callbacks", "constraints", "datasets", "distributed", "io", "layers",
                "losses", "models", "ops", "optimizers", "plotting")
-_NAMES = {"AcousticPropagator": "propagator"}
+_NAMES = {"AcousticPropagator": "propagator", "Propagator": "propagator"}
 __all__ = ["Grid", "Survey", "ricker", *_NAMES, *_SUBMODULES]
 
 wrapt.register_post_import_hook(serializable.register, "keras")

@@ -1,4 +1,4 @@
-"""``python -m keras_seismic``: the ``keras-seismic`` command line (see cli.py)."""
+"""``python -m keras_seismic``: the ``keras-seismic`` command line (see cli/)."""
 import sys
 
 from .cli import main

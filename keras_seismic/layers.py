@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover
         return True
 
 from . import ops
-from .propagator import AcousticPropagator
+from .propagator import Propagator, from_config
 
 __all__ = ["Modeling", "Born", "Migration", "ExtendedSourceModeling",
            "ExtendedSourceAdjoint", "VelocityModel", "check_backend"]
@@ -41,10 +41,22 @@ def check_backend():
 
 def _propagator(prop):
     if isinstance(prop, dict):
-        return AcousticPropagator.from_config(prop)
-    if not isinstance(prop, AcousticPropagator):
-        raise TypeError(f"expected an AcousticPropagator; got {type(prop).__name__}")
+        return from_config(prop)
+    if not isinstance(prop, Propagator):
+        raise TypeError(f"expected a keras_seismic Propagator (or AcousticPropagator); got "
+                        f"{type(prop).__name__}")
     return prop
+
+
+def _first(prop, fields):
+    """The first of the propagator's parameters among the keys of ``fields``."""
+    return next(n for n in prop.parameters if n in fields)
+
+
+def _batch(model):
+    """The batch size of a model input (its first field's)."""
+    field = model if not isinstance(model, dict) else next(iter(model.values()))
+    return field.shape[0]
 
 
 class _WaveLayer(keras.layers.Layer):
@@ -105,12 +117,39 @@ class _WaveLayer(keras.layers.Layer):
         shots_at = self.input_names.index("shots")
         if shots_shape is None:  # the list form: the shapes of all inputs
             inputs_shape, shots_shape = inputs_shape[0], inputs_shape[shots_at]
+        if isinstance(inputs_shape, dict):  # a model of named fields: its first field's
+            inputs_shape = inputs_shape[_first(self.propagator, inputs_shape)]
         shape = tuple(inputs_shape)
         source, target = (self._data_shape, self._field_shape) if self.maps_data_to_field \
             else (self._field_shape, self._data_shape)
         channel = len(shape) == len(source) + 2
         batch = tuple(shots_shape)[0] if self.shares_field and shape[0] == 1 else shape[0]
-        return (batch, *target) + ((1,) if channel else ())
+        output = (batch, *target) + ((1,) if channel else ())
+        return self._as_model({n: output for n in self._output_fields}) \
+            if self.maps_data_to_field else output
+
+    # The fields a data-to-field layer returns; one field is returned bare.
+    _output_fields = ()
+
+    def _as_model(self, fields):
+        return next(iter(fields.values())) if len(self.propagator.parameters) == 1 else fields
+
+    def _model(self, model, name):
+        """A model input (one tensor, or a dict keyed by the propagator's parameters)
+        without channel axes, and whether it had them; checks the shapes and keys."""
+        prop = self.propagator
+        if not isinstance(model, dict):
+            if len(prop.parameters) > 1:
+                raise ValueError(f"{self.name}: physics {prop.physics.name!r} has the "
+                                 f"fields {prop.parameters}: give the {name} as a dict of "
+                                 f"them")
+            return self._strip(model, self._field_shape, name)
+        if set(model) != set(prop.parameters):
+            raise ValueError(f"{self.name}: the {name} has the fields {tuple(model)}; "
+                             f"expected {prop.parameters}")
+        stripped = {n: self._strip(model[n], self._field_shape, f"{name} {n!r}")
+                    for n in prop.parameters}
+        return {n: x for n, (x, _) in stripped.items()}, stripped[prop.parameters[0]][1]
 
     def _strip(self, x, expected, name):
         """``x`` without its channel axis, and whether it had one; checks the shape."""
@@ -180,24 +219,28 @@ class _WaveLayer(keras.layers.Layer):
 
 @_register
 class Modeling(_WaveLayer):
-    """Nonlinear wave-equation modeling: velocity -> shot data.
+    """Nonlinear wave-equation modeling: model -> shot data.
 
-    Gradients flow to the velocity (the FWI gradient, an adjoint solve) and, if given, to
-    the source wavelets (source estimation).
+    Gradients flow to every field of the model (the FWI gradient, an adjoint solve) and,
+    if given, to the source wavelets (source estimation).
 
     Args:
-        propagator: an :class:`~keras_seismic.AcousticPropagator`.
-        velocity_gradient: whether to compute the gradient with respect to vp (it costs
-            the storage of the forward wavefield and the imaging); set False for source
-            estimation in a fixed velocity.
+        propagator: a :class:`~keras_seismic.Propagator` (or AcousticPropagator).
+        velocity_gradient: whether to compute the gradient with respect to the model (it
+            costs the storage of the forward wavefield and the imaging); set False for
+            source estimation in a fixed model.
+        fields: the names of the fields whose gradients to compute (default all of
+            ``propagator.parameters``; the others get zeros), e.g. ``("vp",)`` when the
+            density is known.
 
     Call args:
-        inputs: ``[vp, shots]`` or ``[vp, shots, wavelet]`` (or the same as separate
-            arguments, ``layer(vp, shots)``): velocity (m/s)
-            ``(batch, *grid.shape[, 1])``, shot indices ``(batch,)`` and wavelets
-            ``(batch, nsrc, nt)``. A velocity ``(1, *grid.shape[, 1])`` is one model for
-            every shot of the batch (as in FWI): its gradient is the sum over the shots,
-            added up on the workers when the shots run on Dask.
+        inputs: ``[model, shots]`` or ``[model, shots, wavelet]`` (or the same as separate
+            arguments, ``layer(model, shots)``): the model, one tensor
+            ``(batch, *grid.shape[, 1])`` (velocity in m/s for acoustics) or a dict of them
+            keyed by ``propagator.parameters``; shot indices ``(batch,)``; wavelets
+            ``(batch, nsrc, nt)``. A model with a batch of 1 is one model for every shot of
+            the batch (as in FWI): its gradient is the sum over the shots, added up on the
+            workers when the shots run on Dask.
         training: store the forward wavefield for the gradient (default: when eager).
 
     Returns:
@@ -206,145 +249,180 @@ class Modeling(_WaveLayer):
     Example:
         >>> vp = ks.layers.VelocityModel(initial_vp)(shots)
         >>> data = ks.layers.Modeling(prop)([vp, shots])
+        >>> data = ks.layers.Modeling(density_prop)([{"vp": vp, "rho": rho}, shots])
     """
 
     shares_field = True
-    input_names = ("velocity", "shots", "wavelet")
+    input_names = ("model", "shots", "wavelet")
     optional = 1
 
-    def __init__(self, propagator, velocity_gradient=True, **kwargs):
+    def __init__(self, propagator, velocity_gradient=True, fields=None, **kwargs):
         super().__init__(propagator, **kwargs)
         self.velocity_gradient = bool(velocity_gradient)
+        self.fields = None if fields is None else self.propagator.check_fields(fields)
 
     def call(self, inputs, shots=None, wavelet=None, training=None):
-        vp, shots, wavelet = self._unpack(inputs, (shots, wavelet))
-        vp, channel = self._strip(vp, self._field_shape, "velocity")
-        shots = self._shots(shots, vp.shape[0])
+        model, shots, wavelet = self._unpack(inputs, (shots, wavelet))
+        model, channel = self._model(model, "model")
+        shots = self._shots(shots, _batch(model))
         if wavelet is not None:
             wavelet = tf.cast(wavelet, tf.float32)
             expected = (self.propagator.survey.nsrc, self.propagator.survey.nt)
             if tuple(wavelet.shape[1:]) != expected:
                 raise ValueError(f"{self.name}: wavelet has shape {tuple(wavelet.shape)}; "
                                  f"expected (batch, *{expected})")
-        data = ops.modeling(self.propagator, vp, shots, wavelet, self._keep(training),
-                            self.velocity_gradient)
+        data = ops.modeling(self.propagator, model, shots, wavelet, self._keep(training),
+                            self.velocity_gradient, self.fields)
         return self._restore(data, channel)
 
     def get_config(self):
-        return {**super().get_config(), "velocity_gradient": self.velocity_gradient}
-
+        return {**super().get_config(), "velocity_gradient": self.velocity_gradient,
+                "fields": None if self.fields is None else list(self.fields)}
 
 
 class _FixedBackground(_WaveLayer):
-    """A layer linearised about a fixed background velocity ``vp0``, kept as a
-    non-trainable weight (saved with the model's weights, not in its config)."""
+    """A layer linearised about a fixed background model ``model0`` (one array for a
+    one-parameter physics, else a dict keyed by the propagator's parameters), kept as
+    non-trainable weights ``<name>0`` (saved with the model's weights, not in its
+    config)."""
 
-    def __init__(self, propagator, vp0=None, **kwargs):
+    def __init__(self, propagator, model0=None, **kwargs):
+        if model0 is None:  # the old keyword of the acoustic layers
+            model0 = kwargs.pop("vp0", None)
         super().__init__(propagator, **kwargs)
-        if vp0 is not None:
-            vp0 = self.propagator.check_velocity(vp0, name="background velocity")
-        self._initial_vp0 = vp0
+        if model0 is not None:
+            model0 = self.propagator.check_model(model0, name="background model")
+        self._initial_model0 = model0
 
     def build(self, input_shape=None):
-        init = "zeros" if self._initial_vp0 is None else \
-            keras.initializers.Constant(self._initial_vp0)
-        self.vp0 = self.add_weight(name="vp0", shape=self._field_shape, initializer=init,
-                                   trainable=False)
+        self.background = {}
+        for name in self.propagator.parameters:
+            init = "zeros" if self._initial_model0 is None else \
+                keras.initializers.Constant(self._initial_model0[name])
+            self.background[name] = self.add_weight(name=f"{name}0", shape=self._field_shape,
+                                                    initializer=init, trainable=False)
         self.built = True
+
+    @property
+    def model0(self):
+        """The background: one tensor for a one-parameter physics, else a dict."""
+        return self._as_model(self.background)
 
 
 @_register
 class Born(_FixedBackground):
-    """Linearised (Born) modeling about a background ``vp0``: velocity perturbation ->
+    """Linearised (Born) modeling about a background ``model0``: model perturbation ->
     data. Its gradient is migration.
 
     Args:
-        propagator: an AcousticPropagator.
-        vp0: background velocity in m/s, ``grid.shape``.
+        propagator: a Propagator.
+        model0: background model: velocity in m/s ``grid.shape`` for acoustics, or a dict
+            of fields keyed by ``propagator.parameters``.
 
     Call args:
-        inputs: ``[dvp, shots]`` (or ``layer(dvp, shots)``): perturbation (m/s)
-            ``(batch, *grid.shape[, 1])`` and shot indices ``(batch,)``. A perturbation
-            ``(1, *grid.shape[, 1])`` is one image for every shot of the batch (as in
-            LS-RTM): its gradient is the migration summed over the shots.
+        inputs: ``[dmodel, shots]`` (or ``layer(dmodel, shots)``): the perturbation, one
+            tensor ``(batch, *grid.shape[, 1])`` (of the first field, vp) or a dict of them
+            for any subset of the fields, and shot indices ``(batch,)``. A perturbation
+            with a batch of 1 is one image for every shot of the batch (as in LS-RTM): its
+            gradient is the migration summed over the shots.
 
     Returns:
         linearised data ``(batch, nt, nrec[, 1])``.
     """
 
     shares_field = True
-    input_names = ("velocity perturbation", "shots")
+    input_names = ("model perturbation", "shots")
 
     def call(self, inputs, shots=None):
-        dvp, shots = self._unpack(inputs, (shots,))
-        dvp, channel = self._strip(dvp, self._field_shape, "velocity perturbation")
-        data = ops.born(self.propagator, self.vp0, dvp, self._shots(shots, dvp.shape[0]))
+        dmodel, shots = self._unpack(inputs, (shots,))
+        if isinstance(dmodel, dict):
+            dmodel = {n: self._strip(dmodel[n], self._field_shape, f"perturbation {n!r}")
+                      for n in dmodel}
+            channel = next(iter(dmodel.values()))[1]
+            dmodel = {n: x for n, (x, _) in dmodel.items()}
+        else:
+            dmodel, channel = self._strip(dmodel, self._field_shape, "model perturbation")
+        try:
+            data = ops.born(self.propagator, self.model0, dmodel,
+                            self._shots(shots, _batch(dmodel)))
+        except ValueError as err:
+            raise ValueError(f"{self.name}: {err}") from None
         return self._restore(data, channel)
-
 
 
 @_register
 class Migration(_FixedBackground):
-    """Migration (adjoint Born) about a background ``vp0``: data -> image of each sample.
-    Its gradient is Born modeling.
+    """Migration (adjoint Born) about a background ``model0``: data -> image of each
+    sample. Its gradient is Born modeling.
 
     Call args:
         inputs: ``[data, shots]`` (or ``layer(data, shots)``): data
             ``(batch, nt, nrec[, 1])`` and shots ``(batch,)``.
 
     Returns:
-        image ``(batch, *grid.shape[, 1])`` (velocity units per unit data squared).
+        the image of each field, ``(batch, *grid.shape[, 1])`` (the field's units per unit
+        data squared): one tensor for a one-parameter physics, else a dict.
     """
 
     maps_data_to_field = True
     input_names = ("data", "shots")
 
+    @property
+    def _output_fields(self):
+        return self.propagator.parameters
+
     def call(self, inputs, shots=None):
         data, shots = self._unpack(inputs, (shots,))
         data, channel = self._strip(data, self._data_shape, "data")
-        image = ops.migration(self.propagator, self.vp0, data,
+        image = ops.migration(self.propagator, self.model0, data,
                               self._shots(shots, data.shape[0]))
+        if isinstance(image, dict):
+            return {n: self._restore(x, channel) for n, x in image.items()}
         return self._restore(image, channel)
-
 
 
 @_register
 class ExtendedSourceModeling(_WaveLayer):
     """Extended-source modeling: each sample fires the distributed source
-    ``weights(x) * wavelet(t)`` (the shot's first wavelet) in velocity ``vp``.
+    ``weights(x) * wavelet(t)`` (the shot's first wavelet) in its model.
 
     Args:
-        propagator: an AcousticPropagator.
-        velocity_gradient: whether to compute the gradient with respect to vp (costs the
-            storage of the forward wavefield and the imaging); False when vp is fixed.
+        propagator: a Propagator.
+        velocity_gradient: whether to compute the gradient with respect to the model
+            (costs the storage of the forward wavefield and the imaging); False when the
+            model is fixed.
+        fields: the names of the fields whose gradients to compute (default all).
 
     Call args:
-        inputs: ``[weights, vp, shots]`` (or ``layer(weights, vp, shots)``): weights
-            ``(batch, *grid.shape[, 1])`` (amplitude per unit volume), velocity (m/s)
-            ``(batch, *grid.shape[, 1])``, shots ``(batch,)``.
+        inputs: ``[weights, model, shots]`` (or ``layer(weights, model, shots)``): weights
+            ``(batch, *grid.shape[, 1])`` (amplitude per unit volume), the model (a tensor
+            ``(batch, *grid.shape[, 1])``, velocity in m/s, or a dict of them), shots
+            ``(batch,)``.
 
     Returns:
-        data ``(batch, nt, nrec[, 1])``; gradients flow to weights and vp.
+        data ``(batch, nt, nrec[, 1])``; gradients flow to the weights and the model.
     """
 
-    input_names = ("weights", "velocity", "shots")
+    input_names = ("weights", "model", "shots")
 
-    def __init__(self, propagator, velocity_gradient=True, **kwargs):
+    def __init__(self, propagator, velocity_gradient=True, fields=None, **kwargs):
         super().__init__(propagator, **kwargs)
         self.velocity_gradient = bool(velocity_gradient)
+        self.fields = None if fields is None else self.propagator.check_fields(fields)
 
     def call(self, inputs, velocity=None, shots=None, training=None):
-        weights, vp, shots = self._unpack(inputs, (velocity, shots))
+        weights, model, shots = self._unpack(inputs, (velocity, shots))
         weights, channel = self._strip(weights, self._field_shape, "weights")
-        vp, _ = self._strip(vp, self._field_shape, "velocity")
-        data = ops.extended_modeling(self.propagator, weights, vp,
+        model, _ = self._model(model, "model")
+        data = ops.extended_modeling(self.propagator, weights, model,
                                      self._shots(shots, weights.shape[0]),
-                                     self._keep(training), self.velocity_gradient)
+                                     self._keep(training), self.velocity_gradient,
+                                     self.fields)
         return self._restore(data, channel)
 
-
     def get_config(self):
-        return {**super().get_config(), "velocity_gradient": self.velocity_gradient}
+        return {**super().get_config(), "velocity_gradient": self.velocity_gradient,
+                "fields": None if self.fields is None else list(self.fields)}
 
 
 @_register
@@ -352,26 +430,29 @@ class ExtendedSourceAdjoint(ExtendedSourceModeling):
     """Adjoint of extended-source modeling: data -> source weights of each sample.
 
     Call args:
-        inputs: ``[data, vp, shots]`` (or ``layer(data, vp, shots)``): data
-            ``(batch, nt, nrec[, 1])``, velocity (m/s) ``(batch, *grid.shape[, 1])``,
-            shots ``(batch,)``.
+        inputs: ``[data, model, shots]`` (or ``layer(data, model, shots)``): data
+            ``(batch, nt, nrec[, 1])``, the model (as for
+            :class:`ExtendedSourceModeling`), shots ``(batch,)``.
 
     Returns:
-        weights ``(batch, *grid.shape[, 1])``; gradients flow to data and vp.
+        weights ``(batch, *grid.shape[, 1])``; gradients flow to the data and the model.
     """
 
     maps_data_to_field = True
-    input_names = ("data", "velocity", "shots")
+    input_names = ("data", "model", "shots")
+    _output_fields = ("weights",)
+
+    def _as_model(self, fields):
+        return fields["weights"]
 
     def call(self, inputs, velocity=None, shots=None, training=None):
-        data, vp, shots = self._unpack(inputs, (velocity, shots))
+        data, model, shots = self._unpack(inputs, (velocity, shots))
         data, channel = self._strip(data, self._data_shape, "data")
-        vp, _ = self._strip(vp, self._field_shape, "velocity")
-        weights = ops.extended_adjoint(self.propagator, data, vp,
+        model, _ = self._model(model, "model")
+        weights = ops.extended_adjoint(self.propagator, data, model,
                                        self._shots(shots, data.shape[0]),
-                                       self.velocity_gradient)
+                                       self.velocity_gradient, self.fields)
         return self._restore(weights, channel)
-
 
 
 @_register

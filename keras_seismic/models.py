@@ -56,12 +56,14 @@ def _is_array(value):
 
 @_register
 class FWI(_Inversion):
-    """Full-waveform inversion: a trainable velocity model followed by modeling.
+    """Full-waveform inversion: a trainable model followed by modeling.
 
     Args:
-        prop: the AcousticPropagator of the survey (or its config).
-        initial_vp: starting velocity in m/s, ``grid.shape``.
-        vmin, vmax: bounds kept by a :class:`~keras_seismic.constraints.Box` constraint.
+        prop: the :class:`~keras_seismic.Propagator` of the survey (or its config).
+        initial_vp: the starting model: velocity in m/s, ``grid.shape``, for acoustics, or
+            a dict of fields keyed by ``prop.parameters`` (e.g. ``{"vp": vp, "rho": rho}``).
+        vmin, vmax: bounds of the velocity (m/s), kept by a
+            :class:`~keras_seismic.constraints.Box` constraint.
         mask: optional ``grid.shape``: no update where 0 (e.g. the water layer).
         precondition: optional gradient preconditioning, as in JUDI: ``"depth"`` scales
             the gradient by ``(z / z_max) ** depth_power`` (boosting deep, weakly
@@ -69,6 +71,10 @@ class FWI(_Inversion):
             ``sum_t u^2`` of the initial model. Both keep the mask and are normalised to a
             maximum of 1; they matter most for SGD and L-BFGS (Adam rescales per cell).
         depth_power: exponent of the depth preconditioner.
+        fields: the names of the fields to invert (default all of ``prop.parameters``);
+            the others stay as in the initial model.
+        bounds: ``{name: (low, high)}``: the bounds of each inverted field other than vp
+            (whose bounds are vmin and vmax), in its unit; required for every one.
 
     Call args:
         shots: shot indices ``(batch,)``.
@@ -81,30 +87,41 @@ class FWI(_Inversion):
         >>> model.compile()
         >>> model.fit(np.arange(prop.nshots), observed, batch_size=4, epochs=10)
         >>> model.velocity  # numpy grid.shape
+        >>> joint = ks.models.FWI(density_prop, {"vp": vp0, "rho": rho0}, 1450.0, 4700.0,
+        ...                       bounds={"rho": (1000.0, 2600.0)})
+        >>> joint.estimate["rho"]  # numpy grid.shape
     """
 
     def __init__(self, prop, initial_vp=None, vmin=None, vmax=None, mask=None,
-                 precondition=None, depth_power=1.0, **kwargs):
+                 precondition=None, depth_power=1.0, fields=None, bounds=None, **kwargs):
         super().__init__(**kwargs)
         self.prop = _propagator(prop)
-        if initial_vp is not None:
-            initial_vp = self.prop.check_velocity(initial_vp, name="initial velocity")
-        if vmin is None or vmax is None:
-            raise ValueError("FWI: give the velocity bounds vmin and vmax (m/s)")
+        names = self.prop.parameters
+        self.fields = self.prop.check_fields(fields)
+        initial = None if initial_vp is None else \
+            self.prop.check_model(initial_vp, name="initial model")
+        self.bounds = _bounds(self.fields, vmin, vmax, bounds)
+        self.vmin, self.vmax = self.bounds.get("vp", (vmin, vmax))
         if precondition is not None:
-            if initial_vp is None:
-                raise ValueError("FWI: preconditioning needs initial_vp")
-            mask = _preconditioner(self.prop, initial_vp, precondition, depth_power, mask)
-        self.vmin, self.vmax = float(vmin), float(vmax)
-        # One velocity for every shot of a batch: its gradient is summed over the shots
-        # where they ran (on the workers, with Dask), not sent back one per shot.
-        self.velocity_model = VelocityModel(initial_vp, constraint=Box(vmin, vmax),
-                                            mask=mask, shape=self.prop.grid.shape,
-                                            shared=True, name="velocity_model")
-        self.velocity_model.build()
-        self.modeling = Modeling(self.prop, name="modeling")
+            if initial is None:
+                raise ValueError("FWI: preconditioning needs the initial model")
+            mask = _preconditioner(self.prop, initial, precondition, depth_power, mask)
+        # One field for every shot of a batch: its gradient is summed over the shots where
+        # they ran (on the workers, with Dask), not sent back one per shot.
+        self.field_models = {}
+        for name in names:
+            inverted = name in self.fields
+            layer = VelocityModel(
+                None if initial is None else initial[name],
+                constraint=Box(*self.bounds[name]) if inverted else None,
+                mask=mask if inverted else None, shape=self.prop.grid.shape, shared=True,
+                trainable=inverted, name="velocity_model" if name == "vp" else f"{name}_model")
+            layer.build()
+            self.field_models[name] = layer
+        self.velocity_model = self.field_models[names[0]]
+        self.modeling = Modeling(self.prop, fields=self.fields, name="modeling")
         self.built = True  # every weight exists: .velocity and BackupAndRestore work at once
-        self._mean_vp = float(np.mean(initial_vp)) if initial_vp is not None else 2000.0
+        self._mean_vp = float(np.mean(initial["vp"])) if initial is not None else 2000.0
 
     def _default_learning_rate(self):
         # Adam's steps are about the learning rate in size: 0.2% of the mean velocity a
@@ -112,20 +129,57 @@ class FWI(_Inversion):
         return 0.002 * self._mean_vp
 
     def call(self, shots, training=None):
-        return self.modeling([self.velocity_model(shots), shots], training=training)
+        model = {name: layer(shots) for name, layer in self.field_models.items()}
+        if len(model) == 1:
+            (model,) = model.values()
+        return self.modeling([model, shots], training=training)
 
     @property
     def velocity(self):
         """The current velocity model, numpy ``grid.shape`` in m/s."""
-        return self.velocity_model.velocity.numpy().astype(np.float32)
+        return self.estimate["vp"]
+
+    @property
+    def estimate(self):
+        """The current model: ``{name: numpy grid.shape}`` of every field, inverted or
+        not, in its unit."""
+        return {name: layer.velocity.numpy().astype(np.float32)
+                for name, layer in self.field_models.items()}
 
     def get_config(self):
         mask = self.velocity_model.mask
         return {**super().get_config(), "prop": self.prop.get_config(), "vmin": self.vmin,
-                "vmax": self.vmax, "mask": None if mask is None else mask.tolist()}
+                "vmax": self.vmax, "mask": None if mask is None else mask.tolist(),
+                "fields": list(self.fields),
+                "bounds": {k: list(v) for k, v in self.bounds.items() if k != "vp"}}
 
 
-def _preconditioner(prop, vp, kind, depth_power, mask):
+def _bounds(fields, vmin, vmax, bounds):
+    """``{name: (low, high)}`` of every inverted field, checked."""
+    bounds = dict(bounds or {})
+    if "vp" in fields:
+        if vmin is None or vmax is None:
+            raise ValueError("FWI: give the velocity bounds vmin and vmax (m/s)")
+        bounds["vp"] = (vmin, vmax)
+    missing = [name for name in fields if name not in bounds]
+    if missing:
+        raise ValueError(f"FWI: give the bounds of every inverted field: bounds="
+                         f"{{name: (low, high)}} for {tuple(missing)}")
+    unknown = [name for name in bounds if name not in fields]
+    if unknown:
+        raise ValueError(f"FWI: bounds given for {tuple(unknown)}, which are not inverted "
+                         f"(fields={fields})")
+    out = {}
+    for name in fields:
+        low, high = (float(b) for b in bounds[name])
+        if not low < high:
+            raise ValueError(f"FWI: the bounds of {name!r} must be (low, high) with low < "
+                             f"high; got {bounds[name]}")
+        out[name] = (low, high)
+    return out
+
+
+def _preconditioner(prop, model, kind, depth_power, mask):
     """Gradient scaling (grid.shape, max 1) for ``kind`` "depth" or "illumination"."""
     grid = prop.grid
     if kind == "depth":
@@ -133,7 +187,7 @@ def _preconditioner(prop, vp, kind, depth_power, mask):
         depth = (z - z.min() + grid.spacing[-1]) / (z.max() - z.min() + grid.spacing[-1])
         scale = np.broadcast_to(depth ** float(depth_power), grid.shape)
     elif kind == "illumination":
-        light = prop.illumination(vp).astype(np.float64)
+        light = prop.illumination(model).astype(np.float64)
         scale = 1.0 / (light + 1e-3 * light.max())
     else:
         raise ValueError(f"FWI: precondition must be None, 'depth' or 'illumination'; got "
@@ -149,8 +203,9 @@ class LSRTM(_Inversion):
     m/s) followed by Born modeling in the fixed background ``vp0``.
 
     Args:
-        prop: the AcousticPropagator of the survey (or its config).
-        vp0: background velocity in m/s, ``grid.shape``.
+        prop: the Propagator of the survey (or its config).
+        vp0: the background model: velocity in m/s ``grid.shape`` for acoustics, or a
+            dict of fields keyed by ``prop.parameters``; the image perturbs the velocity.
         mask: optional ``grid.shape``: the image stays 0 where 0.
 
     Returns:

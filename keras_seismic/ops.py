@@ -5,7 +5,13 @@ Each op is ``tf.custom_gradient`` around ``tf.py_function``: the forward pass ru
 solve on numpy arrays and the backward pass runs the adjoint solve, so gradients are exact
 and a graph can hold any number of these ops. Ops work eagerly and inside ``tf.function``.
 
-The forward wavefield that a velocity gradient needs is stored by the forward pass (when
+A model is one tensor (a one-parameter physics) or a dict of tensors keyed by
+``prop.parameters``, each ``(batch, *grid.shape)``; a batch of 1 is one model shared by
+every shot of the batch (its gradient is then the sum over the shots, which a
+DaskExecutor adds up on the workers rather than sending every shot's gradient here).
+Every field gets its gradient, unless ``fields`` names a subset: the others get zeros.
+
+The forward wavefield that a model gradient needs is stored by the forward pass (when
 ``keep`` is true, i.e. while training) in a small registry, handed to the backward pass by
 an integer token, and freed there. Stored states that no backward pass claims are evicted
 after a few newer ones, and a backward pass whose state is gone recomputes it.
@@ -46,51 +52,99 @@ STATES = _StateRegistry()
 _NO_STATE = 0
 
 
-def _pde_op(forward, backward, inputs, shots, out_shape):
+def _pde_op(forward, backward, inputs, shots, out_shapes):
     """A differentiable op from numpy functions.
 
     Args:
-        forward: ``forward(shots, *inputs) -> (output, token)`` on numpy arrays.
-        backward: ``backward(shots, token, dy, *inputs) -> [gradient of each input]``.
+        forward: ``forward(shots, *inputs) -> ([outputs], token)`` on numpy arrays.
+        backward: ``backward(shots, token, [output gradients], *inputs) -> [gradient of
+            each input]``.
         inputs: float32 tensors; shots: int64 tensor (batch,).
-        out_shape: static output shape (batch may be None).
+        out_shapes: the static shape of each output (batch may be None).
+
+    Returns:
+        the list of output tensors.
     """
+    n_out = len(out_shapes)
+
     @tf.custom_gradient
     def op(*xs):
-        y, token = tf.py_function(
-            lambda s, *a: forward(s.numpy(), *[t.numpy() for t in a]),
-            [shots, *xs], [tf.float32, tf.int64])
-        y = tf.ensure_shape(y, out_shape)
+        results = tf.py_function(
+            lambda s, *a: _flat(forward(s.numpy(), *[t.numpy() for t in a])),
+            [shots, *xs], [tf.float32] * n_out + [tf.int64])
+        ys = [tf.ensure_shape(y, shape) for y, shape in zip(results[:n_out], out_shapes)]
+        token = results[n_out]
 
-        def grad(dy):
+        def grad(*dys):
+            # An output that nothing depends on has no gradient: it contributes zero.
+            dys = [tf.zeros_like(y) if d is None else d for d, y in zip(dys, ys)]
             grads = tf.py_function(
-                lambda s, k, d, *a: backward(s.numpy(), k.numpy(), d.numpy(),
-                                             *[t.numpy() for t in a]),
-                [shots, token, dy, *xs], [tf.float32] * len(xs))
+                lambda s, k, *a: backward(s.numpy(), k.numpy(),
+                                          [d.numpy() for d in a[:n_out]],
+                                          *[t.numpy() for t in a[n_out:]]),
+                [shots, token, *dys, *xs], [tf.float32] * len(xs))
             return [tf.ensure_shape(g, x.shape) for g, x in zip(grads, xs)]
 
-        return y, grad
+        return ys, grad
 
     return op(*inputs)
 
 
+def _flat(result):
+    outputs, token = result
+    return [*outputs, token]
+
+
+# -- models: tensors in, numpy dicts out, gradients back ----------------------------------
+def _names(prop, model):
+    """The field names of a model or perturbation (a dict, or one tensor: the first
+    parameter's), in the physics' order."""
+    if not isinstance(model, dict):
+        return prop.parameters[:1]
+    unknown = [k for k in model if k not in prop.parameters]
+    if unknown:
+        raise ValueError(f"the model has the fields {tuple(model)}; the physics has "
+                         f"{prop.parameters}")
+    return tuple(n for n in prop.parameters if n in model)
+
+
+def _tensors(model, names):
+    return [model[n] for n in names] if isinstance(model, dict) else [model]
+
+
 def _shared(field):
-    """Whether one field (a leading axis of 1) serves every sample of the batch, as the
-    velocity of FWI and the image of LS-RTM do. Its gradient is then the sum over the
-    batch's shots, which a DaskExecutor adds up on the workers (a tree reduction) rather
-    than sending every shot's gradient here."""
+    """Whether one field (a leading axis of 1) serves every sample of the batch."""
     return field.shape[0] == 1
 
 
-def _field_gradient(field, gradient):
-    """A gradient computed with ``reduce=_shared(field)``, in the shape of ``field``."""
-    return gradient[None] if _shared(field) else gradient
-
-
-def _velocity(vp):
-    """A batch of velocities (n, *grid) as one model when it is shared or all samples are
+def _batch_field(field):
+    """A batch of fields (n, *grid) as one field when it is shared or all samples are
     equal, so that it is padded and sent to workers once."""
-    return vp[0] if _shared(vp) or np.all(vp == vp[:1]) else vp
+    return field[0] if _shared(field) or np.all(field == field[:1]) else field
+
+
+def _model(names, arrays, batched=True):
+    return {n: _batch_field(a) if batched else a for n, a in zip(names, arrays)}
+
+
+def _reduces(arrays):
+    """Whether every field is shared, so that the propagator sums the gradients."""
+    return all(_shared(a) for a in arrays)
+
+
+def _gradients(grad, names, arrays, reduced):
+    """The gradient of each field of ``names`` in the shape of its batch in ``arrays``;
+    zeros for a field whose gradient was not computed."""
+    grad = grad if isinstance(grad, dict) else {names[0]: grad}
+    out = []
+    for name, a in zip(names, arrays):
+        if name not in grad:
+            out.append(np.zeros_like(a))
+        elif reduced:
+            out.append(grad[name][None])
+        else:
+            out.append(grad[name].sum(axis=0, keepdims=True) if _shared(a) else grad[name])
+    return out
 
 
 def _take_state(token, recompute):
@@ -102,113 +156,171 @@ def _data_shape(prop, batch):
     return (batch, *prop.data_shape)
 
 
-def modeling(prop, vp, shots, wavelet=None, keep=True, velocity_gradient=True):
-    """Nonlinear modeling ``d = F(vp)`` of the shots, differentiable in vp (and wavelet).
+def _field_shape(prop, batch):
+    return (batch, *prop.grid.shape)
+
+
+def _as_model(prop, names, tensors):
+    """Output fields as the model they are: one tensor for a one-parameter physics."""
+    return tensors[0] if len(prop.parameters) == 1 else dict(zip(names, tensors))
+
+
+def _gradient_fields(prop, fields, velocity_gradient):
+    return prop.check_fields(fields) if velocity_gradient else ()
+
+
+# -- the ops -------------------------------------------------------------------------------
+def modeling(prop, model, shots, wavelet=None, keep=True, velocity_gradient=True,
+             fields=None):
+    """Nonlinear modeling ``d = F(model)`` of the shots, differentiable in the model (and
+    the wavelet).
 
     Args:
-        prop: an AcousticPropagator.
-        vp: float32 (batch, *grid.shape) velocity in m/s.
+        prop: a :class:`~keras_seismic.Propagator`.
+        model: float32 (batch, *grid.shape) tensor, or a dict of them keyed by
+            ``prop.parameters`` (velocity in m/s, density in kg/m^3, ...).
         shots: int (batch,) survey shot of each sample.
         wavelet: optional float32 (batch, nsrc, nt) source wavelets (source estimation).
         keep: store the forward wavefield for the backward pass (training).
-        velocity_gradient: False when vp is fixed: nothing is stored, and the backward
-            pass only computes the wavelet gradient (a plain adjoint solve).
+        velocity_gradient: False when the model is fixed: nothing is stored, and the
+            backward pass only computes the wavelet gradient (a plain adjoint solve).
+        fields: the names of the fields whose gradients to compute (default all).
 
     Returns:
         float32 (batch, nt, nrec).
     """
-    inputs = [vp] if wavelet is None else [vp, wavelet]
-    store = keep and velocity_gradient
+    names = _names(prop, model)
+    fields = _gradient_fields(prop, fields, velocity_gradient)
+    n = len(names)
+    store = keep and bool(fields)
 
-    def forward(s, v, w=None):
+    def forward(s, *arrays):
+        m, w = _model(names, arrays[:n]), (arrays[n] if len(arrays) > n else None)
         if not store:
-            return prop.forward(_velocity(v), s, wavelet=w), _NO_STATE
-        data, state = prop.forward_with_state(_velocity(v), s, wavelet=w)
-        return data, STATES.put(state)
+            return [prop.forward(m, s, wavelet=w)], _NO_STATE
+        data, state = prop.forward_with_state(m, s, wavelet=w)
+        return [data], STATES.put(state)
 
-    def backward(s, token, dy, v, w=None):
-        if not velocity_gradient:
-            g_w = None if w is None else prop.wavelet_adjoint(_velocity(v), dy, s)
-            return [np.zeros_like(v)] + ([] if w is None else [g_w.reshape(w.shape)])
-        state = _take_state(token, lambda: prop.forward_with_state(_velocity(v), s,
-                                                                   wavelet=w)[1])
+    def backward(s, token, dys, *arrays):
+        fs, w = arrays[:n], (arrays[n] if len(arrays) > n else None)
+        m, dy = _model(names, fs), dys[0]
+        if not fields:
+            g_w = [] if w is None else [prop.wavelet_adjoint(m, dy, s).reshape(w.shape)]
+            return [np.zeros_like(f) for f in fs] + g_w
+        state = _take_state(token, lambda: prop.forward_with_state(m, s, wavelet=w)[1])
         try:
+            reduced = _reduces(fs)
             if w is None:
-                return [_field_gradient(v, prop.gradient(state, dy, reduce=_shared(v)))]
-            g_vp, g_w = prop.gradient(state, dy, wavelet=True, reduce=_shared(v))
-            return [_field_gradient(v, g_vp), g_w.reshape(w.shape)]
+                grad = prop.gradient(state, dy, reduce=reduced, fields=fields)
+                return _gradients(grad, names, fs, reduced)
+            grad, g_w = prop.gradient(state, dy, wavelet=True, reduce=reduced,
+                                      fields=fields)
+            return _gradients(grad, names, fs, reduced) + [g_w.reshape(w.shape)]
         finally:
             state.release()
 
-    return _pde_op(forward, backward, inputs, shots, _data_shape(prop, shots.shape[0]))
+    inputs = _tensors(model, names) + ([] if wavelet is None else [wavelet])
+    return _pde_op(forward, backward, inputs, shots,
+                   [_data_shape(prop, shots.shape[0])])[0]
 
 
-def born(prop, vp0, dvp, shots):
-    """Linearised modeling ``J(vp0) dvp`` (batch, *grid) -> (batch, nt, nrec); its gradient
-    is the migration of ``dy``. ``vp0`` (grid.shape) is not differentiated."""
-    def forward(s, v0, dv):
-        return prop.born(v0, dv[0] if _shared(dv) else dv, s), _NO_STATE
+def born(prop, model0, dmodel, shots):
+    """Linearised modeling ``J(model0) dmodel`` (batch, *grid) -> (batch, nt, nrec); its
+    gradient is the migration of ``dy``. ``dmodel`` perturbs any subset of the fields (a
+    dict, or one tensor for the first); the background ``model0`` (fields of
+    grid.shape, without a batch axis) is not differentiated."""
+    base, dnames = prop.parameters, _names(prop, dmodel)
+    nb = len(base)
 
-    def backward(s, token, dy, v0, dv):
-        image = prop.born_adjoint(v0, dy, s, reduce=_shared(dv))
-        return [np.zeros_like(v0), _field_gradient(dv, image)]
+    def forward(s, *arrays):
+        m, d = _model(base, arrays[:nb], batched=False), _model(dnames, arrays[nb:])
+        return [prop.born(m, d, s)], _NO_STATE
 
-    return _pde_op(forward, backward, [vp0, dvp], shots, _data_shape(prop, shots.shape[0]))
+    def backward(s, token, dys, *arrays):
+        m, d = _model(base, arrays[:nb], batched=False), arrays[nb:]
+        reduced = _reduces(d)
+        image = prop.born_adjoint(m, dys[0], s, reduce=reduced, fields=dnames)
+        return [np.zeros_like(b) for b in arrays[:nb]] + _gradients(image, dnames, d,
+                                                                     reduced)
 
-
-def migration(prop, vp0, data, shots):
-    """Migration (adjoint Born) of each sample ``J(vp0)^T d`` (batch, nt, nrec) ->
-    (batch, *grid); its gradient is Born modeling of ``dy``."""
-    def forward(s, v0, d):
-        return prop.born_adjoint(v0, d, s, reduce=False), _NO_STATE
-
-    def backward(s, token, dy, v0, d):
-        return [np.zeros_like(v0), prop.born(v0, dy, s)]
-
-    return _pde_op(forward, backward, [vp0, data], shots,
-                   (data.shape[0], *prop.grid.shape))
+    inputs = _tensors(model0, base) + _tensors(dmodel, dnames)
+    return _pde_op(forward, backward, inputs, shots, [_data_shape(prop, shots.shape[0])])[0]
 
 
-def extended_modeling(prop, weights, vp, shots, keep=True, velocity_gradient=True):
-    """Extended-source modeling ``d = E(vp) w`` (batch, *grid) -> (batch, nt, nrec),
-    differentiable in the weights and (if ``velocity_gradient``) the velocity."""
-    store = keep and velocity_gradient
+def migration(prop, model0, data, shots, fields=None):
+    """Migration (adjoint Born) of each sample ``J(model0)^T d``: (batch, nt, nrec) ->
+    the image of each field of ``fields`` (default all), (batch, *grid) each: one tensor
+    for a one-parameter physics, else a dict. Its gradient is Born modeling of ``dy``."""
+    base, fields = prop.parameters, prop.check_fields(fields)
+    nb = len(base)
 
-    def forward(s, w, v):
-        data, state = prop.forward_with_state(_velocity(v), s, weights=w, keep=store)
-        return data, STATES.put(state) if store else _NO_STATE
+    def forward(s, *arrays):
+        m = _model(base, arrays[:nb], batched=False)
+        image = prop.born_adjoint(m, arrays[nb], s, reduce=False, fields=fields)
+        image = image if isinstance(image, dict) else {base[0]: image}
+        return [image[f] for f in fields], _NO_STATE
 
-    def backward(s, token, dy, w, v):
-        if not velocity_gradient:
-            return [prop.extended_adjoint(_velocity(v), dy, s), np.zeros_like(v)]
-        state = _take_state(token, lambda: prop.forward_with_state(
-            _velocity(v), s, weights=w)[1])
+    def backward(s, token, dys, *arrays):
+        m = _model(base, arrays[:nb], batched=False)
+        return [np.zeros_like(b) for b in arrays[:nb]] + \
+            [prop.born(m, dict(zip(fields, dys)), s)]
+
+    images = _pde_op(forward, backward, _tensors(model0, base) + [data], shots,
+                     [_field_shape(prop, data.shape[0])] * len(fields))
+    return _as_model(prop, fields, images)
+
+
+def extended_modeling(prop, weights, model, shots, keep=True, velocity_gradient=True,
+                      fields=None):
+    """Extended-source modeling ``d = E(model) w`` (batch, *grid) -> (batch, nt, nrec),
+    differentiable in the weights and (if ``velocity_gradient``) the model's fields."""
+    names = _names(prop, model)
+    fields = _gradient_fields(prop, fields, velocity_gradient)
+    store = keep and bool(fields)
+
+    def forward(s, w, *fs):
+        data, state = prop.forward_with_state(_model(names, fs), s, weights=w, keep=store)
+        return [data], STATES.put(state) if store else _NO_STATE
+
+    def backward(s, token, dys, w, *fs):
+        m = _model(names, fs)
+        if not fields:
+            return [prop.extended_adjoint(m, dys[0], s)] + [np.zeros_like(f) for f in fs]
+        state = _take_state(token, lambda: prop.forward_with_state(m, s, weights=w)[1])
         try:
             # One adjoint solve gives both: the weights gradient is its extended output.
-            g_vp, g_w = prop.gradient(state, dy, wavelet=True, reduce=_shared(v))
-            return [g_w, _field_gradient(v, g_vp)]
+            reduced = _reduces(fs)
+            grad, g_w = prop.gradient(state, dys[0], wavelet=True, reduce=reduced,
+                                      fields=fields)
+            return [g_w] + _gradients(grad, names, fs, reduced)
         finally:
             state.release()
 
-    return _pde_op(forward, backward, [weights, vp], shots,
-                   _data_shape(prop, weights.shape[0]))
+    return _pde_op(forward, backward, [weights] + _tensors(model, names), shots,
+                   [_data_shape(prop, weights.shape[0])])[0]
 
 
-def extended_adjoint(prop, data, vp, shots, velocity_gradient=True):
-    """Adjoint extended-source modeling ``w = E(vp)^T d`` (batch, nt, nrec) ->
-    (batch, *grid), differentiable in the data and (if ``velocity_gradient``) the velocity:
-    ``d<dy, E^T d>/dvp`` is the velocity gradient of extended modeling of ``dy``."""
-    def forward(s, d, v):
-        return prop.extended_adjoint(_velocity(v), d, s), _NO_STATE
+def extended_adjoint(prop, data, model, shots, velocity_gradient=True, fields=None):
+    """Adjoint extended-source modeling ``w = E(model)^T d`` (batch, nt, nrec) ->
+    (batch, *grid), differentiable in the data and (if ``velocity_gradient``) the model:
+    ``d<dy, E^T d>/dmodel`` is the model gradient of extended modeling of ``dy``."""
+    names = _names(prop, model)
+    fields = _gradient_fields(prop, fields, velocity_gradient)
 
-    def backward(s, token, dy, d, v):
-        if not velocity_gradient:
-            return [prop.extended_forward(_velocity(v), dy, s), np.zeros_like(v)]
-        g_d, state = prop.forward_with_state(_velocity(v), s, weights=dy)
+    def forward(s, d, *fs):
+        return [prop.extended_adjoint(_model(names, fs), d, s)], _NO_STATE
+
+    def backward(s, token, dys, d, *fs):
+        m = _model(names, fs)
+        if not fields:
+            return [prop.extended_forward(m, dys[0], s)] + [np.zeros_like(f) for f in fs]
+        g_d, state = prop.forward_with_state(m, s, weights=dys[0])
         try:
-            return [g_d, _field_gradient(v, prop.gradient(state, d, reduce=_shared(v)))]
+            reduced = _reduces(fs)
+            grad = prop.gradient(state, d, reduce=reduced, fields=fields)
+            return [g_d] + _gradients(grad, names, fs, reduced)
         finally:
             state.release()
 
-    return _pde_op(forward, backward, [data, vp], shots,
-                   (data.shape[0], *prop.grid.shape))
+    return _pde_op(forward, backward, [data] + _tensors(model, names), shots,
+                   [_field_shape(prop, data.shape[0])])[0]

@@ -1,5 +1,5 @@
 """Quasi-Newton full-waveform inversion: L-BFGS from tensorflow-probability on the
-velocity of a :class:`keras_seismic.models.FWI` model."""
+inverted fields of a :class:`keras_seismic.models.FWI` model."""
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -13,10 +13,12 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
           num_correction_pairs=10):
     """Minimise the data misfit of an FWI model with ``tfp.optimizer.lbfgs_minimize``.
 
-    Every evaluation models all ``shots`` (one forward and one adjoint solve a shot). The
-    velocity box ``[model.vmin, model.vmax]`` holds through the reparametrisation
-    ``vp = vmin + (vmax - vmin) * sigmoid(x)``, so no step can leave it; cells where the
-    model's mask is 0 keep their starting value. The model's velocity is updated in place.
+    Every evaluation models all ``shots`` (one forward and one adjoint solve a shot). It
+    inverts the model's inverted fields (``model.fields``) together. The box of each,
+    ``model.bounds[name]`` (vmin and vmax for the velocity), holds through the
+    reparametrisation ``field = low + (high - low) * sigmoid(x)``, so no step can leave
+    it; cells where the model's mask is 0 keep their starting value. The model's fields
+    are updated in place.
 
     Args:
         model: a compiled or uncompiled :class:`~keras_seismic.models.FWI`.
@@ -42,20 +44,22 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
     if observed.shape[0] != shots.shape[0]:
         raise ValueError(f"lbfgs: {shots.shape[0]} shots but observed data for "
                          f"{observed.shape[0]}")
-    layer = model.velocity_model
-    lo, hi = model.vmin, model.vmax
-    start = np.clip(model.velocity, lo, hi)
-    frozen = None if layer.mask is None else (layer.mask == 0).astype(np.float32)
-    fraction = np.clip((start - lo) / (hi - lo), 1e-4, 1 - 1e-4)
+    inverted = [_Reparametrised(name, model.field_models[name], *model.bounds[name])
+                for name in model.fields]
+    fixed = {name: tf.convert_to_tensor(layer.velocity, tf.float32)[None]
+             for name, layer in model.field_models.items() if name not in model.fields}
+    sizes = [p.size for p in inverted]
     # The optimiser works in float64 on the misfit relative to its starting value, so that
     # its first step and its line search see numbers of order one.
     # tfp reads leading axes as a batch of problems: the position is one flat vector.
-    x0 = tf.constant(np.log(fraction / (1 - fraction)).ravel(), tf.float64)
+    x0 = tf.constant(np.concatenate([p.x0 for p in inverted]), tf.float64)
     history, scale, last = [], [], {}
 
-    def velocity(x):
-        vp = tf.reshape(tf.cast(lo + (hi - lo) * tf.sigmoid(x), tf.float32), start.shape)
-        return vp if frozen is None else frozen * start + (1 - frozen) * vp
+    def fields(x):
+        parts = tf.split(x, sizes)
+        current = {p.name: p.field(part)[None] for p, part in zip(inverted, parts)}
+        current.update(fixed)
+        return current if len(current) > 1 else next(iter(current.values()))
 
     def value_and_gradients(x):
         # The line search may ask for the same point again: solve the PDEs once.
@@ -68,9 +72,8 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
     def _evaluate(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            vp = velocity(x)
             # One model for every shot (batch axis 1): the gradient comes back summed.
-            misfit = loss(observed, model.modeling([vp[None], shots], training=True))
+            misfit = loss(observed, model.modeling([fields(x), shots], training=True))
             history.append(float(misfit))
             if not scale:
                 scale.append(max(history[0], 1e-30))
@@ -80,6 +83,27 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
     result = tfp.optimizer.lbfgs_minimize(
         value_and_gradients, x0, max_iterations=max_iterations, tolerance=tolerance,
         num_correction_pairs=num_correction_pairs)
-    layer.velocity.assign(tf.cast(velocity(result.position), layer.velocity.dtype))
+    for p, part in zip(inverted, tf.split(result.position, sizes)):
+        p.layer.velocity.assign(tf.cast(p.field(part), p.layer.velocity.dtype))
     return {"loss": history, "evaluations": len(history),
             "converged": bool(result.converged)}
+
+
+class _Reparametrised:
+    """An inverted field in the optimiser's variables: ``field = low + (high - low) *
+    sigmoid(x)`` keeps it inside its box, and cells where its mask is 0 keep their
+    starting value."""
+
+    def __init__(self, name, layer, low, high):
+        self.name, self.layer, self.low, self.high = name, layer, low, high
+        self.start = np.clip(layer.velocity.numpy(), low, high).astype(np.float32)
+        self.frozen = None if layer.mask is None else (layer.mask == 0).astype(np.float32)
+        fraction = np.clip((self.start - low) / (high - low), 1e-4, 1 - 1e-4)
+        self.x0 = np.log(fraction / (1 - fraction)).ravel()
+        self.size = self.x0.size
+
+    def field(self, x):
+        value = tf.reshape(tf.cast(self.low + (self.high - self.low) * tf.sigmoid(x),
+                                   tf.float32), self.start.shape)
+        return value if self.frozen is None else \
+            self.frozen * self.start + (1 - self.frozen) * value

@@ -21,9 +21,10 @@ CLASSES = {
     "VelocityModel": "layers",
     "FWI": "models", "LSRTM": "models",
     "Box": "constraints",
-    "L2Misfit": "losses", "NormalizedMisfit": "losses", "StudentTMisfit": "losses",
-    "EnvelopeMisfit": "losses", "FilteredMisfit": "losses",
-    "VelocitySnapshot": "callbacks", "MultiscaleSchedule": "callbacks",
+    "L2Misfit": "losses.misfits", "NormalizedMisfit": "losses.misfits",
+    "StudentTMisfit": "losses.misfits", "EnvelopeMisfit": "losses.misfits",
+    "FilteredMisfit": "losses.misfits",
+    "VelocitySnapshot": "callbacks.snapshot", "MultiscaleSchedule": "callbacks.multiscale",
 }
 
 

@@ -16,9 +16,10 @@ CASES = [(2, False), (2, True), (3, False), (3, True)]
 
 
 def small_problem(ndim=2, free_surface=False, storage="full", space_order=8, nshots=2,
-                  nsrc=1, seed=0):
+                  nsrc=1, seed=0, physics="acoustic"):
     """A heterogeneous model on a small grid, with ``nshots`` shots of ``nsrc`` sources;
-    the velocity is drawn from its own generator of ``seed``."""
+    the velocity is drawn from its own generator of ``seed``. With a ``physics`` other
+    than "acoustic", the propagator is a ``ks.Propagator`` of it."""
     shape = (40, 30) if ndim == 2 else (20, 18, 16)
     grid = ks.Grid(shape, (10.0,) * ndim)
     nt, dt = 201 if ndim == 2 else 121, 0.002
@@ -30,11 +31,21 @@ def small_problem(ndim=2, free_surface=False, storage="full", space_order=8, nsh
     wavelet = np.stack([[ks.ricker(15.0 + j, dt, nt, delay=0.08) for j in range(nsrc)]
                         for _ in range(nshots)])
     survey = ks.Survey(src if nsrc > 1 else src[:, 0], rec, dt, nt, wavelet)
-    prop = ks.AcousticPropagator(grid, survey, space_order=space_order, absorbing_width=10,
-                                 free_surface=free_surface, storage=storage)
+    options = dict(space_order=space_order, absorbing_width=10, free_surface=free_surface,
+                   storage=storage)
+    prop = ks.AcousticPropagator(grid, survey, **options) if physics == "acoustic" else \
+        ks.Propagator(grid, survey, physics=physics, **options)
     rng = np.random.default_rng(seed)
     vp = 2000.0 + 600.0 * ndimage.gaussian_filter(rng.random(shape), 2)
     return prop, vp.astype(np.float32)
+
+
+def random_density(shape, seed=1):
+    """A smooth random density (kg/m^3) from 1500 to about 2500, from its own generator."""
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.random(shape), 2)
+    field = (field - field.min()) / (field.max() - field.min())
+    return (1500.0 + 1000.0 * field).astype(np.float32)
 
 
 def smooth_random(shape, scale=1.0):

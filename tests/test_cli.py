@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from keras_seismic import cli, io
+from keras_seismic.cli import commands
+from keras_seismic.cli.config import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "configs"
@@ -88,8 +90,8 @@ def test_unwritable_output_folder_fails_before_any_work(tmp_path, capsys, monkey
     else:
         def refuse(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
-        monkeypatch.setattr(cli.tempfile, "TemporaryFile", refuse)
-    monkeypatch.setattr(cli, "_invert", lambda *a, **k: pytest.fail("work started"))
+        monkeypatch.setattr(commands.tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(commands, "_invert", lambda *a, **k: pytest.fail("work started"))
     assert cli.main(["demo", "--quick", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"cannot write to the output folder {out}" in err and "--user" in err
@@ -275,7 +277,7 @@ BAD_MODEL = [
 @pytest.mark.parametrize("dotted, value, field", BAD_MODEL,
                          ids=[f"{c[0]}={c[1]!r}"[:50] for c in BAD_MODEL])
 def test_bad_model_field_exits_2_naming_it(tmp_path, capsys, dotted, value, field):
-    config = _set(cli.tomllib.loads(MODEL_TOML), dotted, value)
+    config = _set(tomllib.loads(MODEL_TOML), dotted, value)
     path = tmp_path / "bad_model.yaml"
     path.write_text(yaml.safe_dump(config))
     assert cli.main(["model", str(path)]) == 2

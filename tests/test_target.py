@@ -15,7 +15,8 @@ from devito import Grid
 
 import keras_seismic as ks
 from keras_seismic import cli
-from keras_seismic.physics import Target, kernels, solver
+from keras_seismic.physics import Target, solver
+from keras_seismic.physics import acoustic as kernels
 from helpers import small_problem
 
 OFFLOAD = dict(platform="nvidiaX", language="openmp")

@@ -43,18 +43,36 @@ class Padding:
         """Slices of the padded grid that hold the physical grid."""
         return tuple(slice(lo, lo + n) for n, lo in zip(self.shape, self.lower))
 
-    def pad(self, field, mode="edge"):
-        """Extend a physical field (..., *shape) onto the padded grid."""
-        lead = [(0, 0)] * (np.ndim(field) - len(self.shape))
-        return np.pad(field, lead + list(zip(self.lower, self.upper)), mode=mode)
+    def pad(self, field, mode="edge", mirror=False):
+        """Extend a physical field (..., *shape) onto the padded grid.
 
-    def pad_adjoint(self, padded):
-        """Adjoint of ``pad(mode="edge")``: fold every padded cell back onto the edge cell it
-        copies. Mirror rows above a free surface are overwritten by the solver, so they do
-        not depend on the model and contribute nothing."""
+        Args:
+            mode: ``np.pad`` mode of every side ("edge": the edge values fill the
+                absorbing layer; "constant": zeros).
+            mirror: above a free surface, mirror the field about the surface row instead,
+                as a field read by the stencil across the surface must be for the
+                stencil to stay symmetric.
+        """
+        lead = [(0, 0)] * (np.ndim(field) - len(self.shape))
+        padded = np.pad(field, lead + list(zip(self.lower, self.upper)), mode=mode)
+        if mirror and self.free_surface:
+            s = self.surface_index
+            for k in range(1, s + 1):
+                padded[..., s - k] = padded[..., s + k]
+        return padded
+
+    def pad_adjoint(self, padded, mirror=False):
+        """Adjoint of ``pad(mode="edge", mirror=mirror)``: fold every padded cell back onto
+        the cell it copies. Without ``mirror``, the rows above a free surface are
+        overwritten by the solver, so they do not depend on the model and contribute
+        nothing."""
         out = np.array(padded, dtype=np.float64)
         if self.free_surface:
-            out[..., :self.surface_index] = 0.0
+            s = self.surface_index
+            if mirror:
+                for k in range(1, s + 1):
+                    out[..., s + k] += out[..., s - k]
+            out[..., :s] = 0.0
         nlead = out.ndim - len(self.shape)
         for axis, (lo, hi) in enumerate(zip(self.lower, self.upper)):
             ax = nlead + axis

@@ -13,7 +13,8 @@ from collections import Counter
 import numpy as np
 from devito import DevitoCheckpoint, Grid
 
-from . import kernels
+from . import fields as kernels
+from .registry import get
 from .target import Target
 
 # Devito's OpenMP uses every core for one solve; two such solves at once slow each other
@@ -24,17 +25,6 @@ _RUN_LOCK = threading.RLock()
 _BUILD_LOCK = threading.Lock()
 _OPERATORS = {}
 BUILDS = Counter()  # operator builds by kind: tests use it to prove that nothing rebuilds
-
-
-def stencil_sum(space_order):
-    """Largest eigenvalue of the 1-D centred second-derivative stencil of ``space_order``
-    on a unit grid (its symbol at the Nyquist wavenumber); sets the CFL limit."""
-    k = space_order // 2
-    j = np.arange(1, k + 1)
-    fact = np.vectorize(math.factorial)
-    weights = 2.0 * (-1.0) ** (j + 1) * math.factorial(k) ** 2 / (
-        j**2 * fact(k - j) * fact(k + j))
-    return float(abs(-2.0 * weights.sum() + 2.0 * np.sum(weights * (-1.0) ** j)))
 
 
 def _operator(key, build, target):
@@ -53,6 +43,15 @@ def _operator(key, build, target):
                 _OPERATORS[key] = op
                 BUILDS[key[0]] += 1
     return op
+
+
+def _known(op, args):
+    """The arguments among ``args`` that operator ``op`` takes (their names are cached on
+    it)."""
+    names = getattr(op, "_argument_names", None)
+    if names is None:
+        names = op._argument_names = {p.name for p in op.parameters}
+    return {k: v for k, v in args.items() if k in names}
 
 
 class StoredWavefield:
@@ -150,14 +149,17 @@ class _Pool:
         return make()
 
     def put(self, function):
-        key = (function.shape, function.dimensions[0].factor)
+        key = (function.shape, function.dimensions[0].factor, function.space_order)
         with self._lock:
             self._free.append((key, function))
             del self._free[:-self._keep]
 
 
 class WaveSolver:
-    """One-shot runs of the acoustic kernels for a fixed configuration.
+    """One-shot runs of a wave equation's kernels for a fixed configuration.
+
+    Media are dicts of the equation's kernel fields on the padded grid (for acoustics
+    ``{"m": squared slowness}``), float32; ``damp`` is the absorbing layer's damping.
 
     Args:
         ndim: 2 or 3.
@@ -166,11 +168,14 @@ class WaveSolver:
         surface: z index of the free surface in the padded grid, or None.
         target: the :class:`Target` (platform, language, compiler) of the operators;
             None for Devito's configuration.
+        physics: the name of the wave equation (see registry.py).
     """
 
     _pool = _Pool()
 
-    def __init__(self, ndim, spacing, space_order, surface, target=None):
+    def __init__(self, ndim, spacing, space_order, surface, target=None,
+                 physics="acoustic"):
+        self.equation = get(physics)
         self.ndim, self.spacing = ndim, tuple(float(h) for h in spacing)
         self.space_order, self.surface = int(space_order), surface
         self.target = target if target is not None else Target()
@@ -178,12 +183,13 @@ class WaveSolver:
 
     # -- cached devito objects ------------------------------------------------------------
     def _config(self, kind, *flags):
-        return (kind, flags, self.ndim, self.space_order, self.spacing, "float32",
-                self.surface, self.target.key)
+        return (kind, flags, self.equation.name, self.ndim, self.space_order, self.spacing,
+                "float32", self.surface, self.target.key)
 
     def _op(self, kind, *flags):
-        builders = {"forward": kernels.forward_operator, "born": kernels.born_operator,
-                    "adjoint": kernels.adjoint_operator}
+        builders = {"forward": self.equation.forward_operator,
+                    "born": self.equation.born_operator,
+                    "adjoint": self.equation.adjoint_operator}
         # A tiny template grid: operators run on grids of any shape with the same spacing.
         template = self._grid((self.space_order + 4,) * self.ndim)
         return _operator(self._config(kind, *flags),
@@ -231,23 +237,34 @@ class WaveSolver:
             self.values(sf)[:nsteps] = values
         return sf
 
-    def _field(self, name, value):
-        """The parameter buffer ``name`` holding ``value`` (padded shape)."""
+    def _field(self, name, value, halo=False):
+        """The parameter buffer ``name`` holding ``value`` (padded shape); with ``halo``,
+        the edge values fill its halo too, as if the padded grid went on (the stencil of
+        a point near the edge then sees the medium it is in)."""
         f = self._buffer(kernels.parameter, name, value.shape)
-        self.values(f)[:] = value
+        if halo:
+            view = self.values(f, "halo")
+            width = [((h - n) // 2,) * 2 for h, n in zip(view.shape, value.shape)]
+            view[:] = np.pad(value, width, mode="edge")
+        else:
+            self.values(f)[:] = value
         return f
 
-    def _media(self, m, damp):
-        return {"m": self._field("m", m), "damp": self._field("damp", damp)}
+    def _media(self, media, damp):
+        args = {name: self._field(name, value, halo=True) for name, value in media.items()}
+        args["damp"] = self._field("damp", damp, halo=True)
+        return args
 
     def _run(self, op, nsteps, dt, **args):
+        # Media an operator does not read (e.g. the solved rows, which only the density
+        # imaging uses) are left out: Devito refuses arguments it does not know.
         with _RUN_LOCK:
-            op.apply(time_m=0, time_M=nsteps, dt=dt, **args)
+            op.apply(time_m=0, time_M=nsteps, dt=dt, **_known(op, args))
 
     # -- the operators -------------------------------------------------------------------
-    def _forward_args(self, m, damp, rec_coords, source, rec_tag=""):
-        shape, nsteps = m.shape, source.nsteps
-        args = self._media(m, damp)
+    def _forward_args(self, media, damp, rec_coords, source, rec_tag=""):
+        shape, nsteps = damp.shape, source.nsteps
+        args = self._media(media, damp)
         args["u"] = self._buffer(kernels.wavefield, "u", shape)
         args["rec"] = self._points("rec", shape, rec_coords, None, nsteps, rec_tag)
         if source.extended:
@@ -258,11 +275,11 @@ class WaveSolver:
             args["src"] = self._points("src", shape, source.coords, source.samples, nsteps)
         return args
 
-    def forward(self, m, damp, dt, rec_coords, source, save=None):
+    def forward(self, media, damp, dt, rec_coords, source, save=None):
         """Nonlinear modeling of one shot.
 
         Args:
-            m, damp: (padded shape) squared slowness (s^2/m^2) and damping.
+            media, damp: the kernel fields and the damping (padded shape).
             dt: internal time step (s).
             rec_coords: (nrec, ndim) receiver positions.
             source: the shot's :class:`Source`.
@@ -275,23 +292,30 @@ class WaveSolver:
         """
         nsteps = source.nsteps
         with _RUN_LOCK:
-            args = self._forward_args(m, damp, rec_coords, source)
+            args = self._forward_args(media, damp, rec_coords, source)
             stored = None
             if save == "checkpoint":
                 stored = Recompute(source)
             elif save:
-                stored = self._stored(m.shape, nsteps, save)
+                stored = self._stored(damp.shape, nsteps, save)
                 args.update(usave=stored.function, **{kernels.SAVE_DIM + "f": save})
             self._run(self._op("forward", save not in (None, "checkpoint"),
                                source.extended), nsteps, dt, **args)
             return self.values(args["rec"])[:nsteps].copy(), stored
 
-    def born(self, m, damp, dt, rec_coords, src_coords, src, dm):
-        """Linearised data (N, nrec) for a squared-slowness perturbation ``dm`` (padded)."""
-        nsteps, shape = len(src), m.shape
+    def born(self, media, damp, dt, rec_coords, src_coords, src, perturbation):
+        """Linearised data (N, nrec) for a perturbation of kernel fields,
+        ``{"d" + field: padded array}`` (e.g. ``{"dm": ...}``); a field left out is not
+        perturbed. One operator serves every subset (each variant would take seconds to
+        build), so an unperturbed field costs its share of the run."""
+        nsteps, shape = len(src), damp.shape
+        fields = self.equation.kernel_fields(self.equation.names)
         with _RUN_LOCK:
-            args = self._media(m, damp)
-            args["dm"] = self._field("dm", dm)
+            args = self._media(media, damp)
+            args.update({"d" + f: self._buffer(kernels.parameter, "d" + f, shape)
+                         for f in fields})
+            for name, value in perturbation.items():
+                self.values(args[name])[:] = value
             for name in ("u", "du"):
                 args[name] = self._buffer(kernels.wavefield, name, shape)
             args["src"] = self._points("src", shape, src_coords, src, nsteps)
@@ -299,32 +323,36 @@ class WaveSolver:
             self._run(self._op("born"), nsteps, dt, **args)
             return self.values(args["rec"])[:nsteps].copy()
 
-    def adjoint(self, m, damp, dt, rec_coords, data, stored=None, src_coords=None,
-                wavelet=None):
+    def adjoint(self, media, damp, dt, rec_coords, data, stored=None, src_coords=None,
+                wavelet=None, fields=("m",)):
         """Adjoint modeling of one shot: ``data`` (N, nrec) injected at the receivers.
 
         Args:
             stored: what the shot's forward run kept (a StoredWavefield or a Recompute);
-                if given, returns the gradient image ``d<data, J dm>/d(dm)`` on the padded
-                grid (exact for full storage and for checkpointing).
+                if given, returns the image ``d<data, J dk>/d(dk)`` of each kernel field
+                ``k`` of ``fields`` on the padded grid (exact for full storage and for
+                checkpointing).
             src_coords: (nsrc, ndim): if given, returns the adjoint field at the sources,
                 (N, nsrc): the transpose of point-source injection.
             wavelet: (N,): if given, returns the correlation of the adjoint field with
                 it on the padded grid: the transpose of the extended source.
 
         Returns:
-            dict with keys among ``image``, ``sources``, ``weights``.
+            dict with keys among ``images`` (a dict by kernel field), ``sources``,
+            ``weights``.
         """
-        nsteps, shape = len(data), m.shape
+        nsteps, shape = len(data), damp.shape
         sources, extended = src_coords is not None, wavelet is not None
-        image = None if stored is None else \
+        image = None if stored is None or not fields else \
             "wavefield" if isinstance(stored, Recompute) else "stored"
+        fields = tuple(fields) if image else ()
         with _RUN_LOCK:
-            args = self._media(m, damp)
+            args = self._media(media, damp)
             args["v"] = self._buffer(kernels.wavefield, "v", shape)
             args["rec"] = self._points("rec", shape, rec_coords, data, nsteps)
-            if image:
-                args["grad"] = self._buffer(kernels.parameter, "grad", shape)
+            for field in fields:
+                args["grad_" + field] = self._buffer(kernels.parameter, "grad_" + field,
+                                                     shape)
             if image == "stored":
                 if stored.function is None:
                     raise ValueError("the stored wavefield was already released")
@@ -336,35 +364,36 @@ class WaveSolver:
                 args["wadj"] = self._buffer(kernels.parameter, "wadj", shape)
                 args["wavelet"] = self._buffer(kernels.trace, "wavelet", shape, nsteps + 1)
                 self.values(args["wavelet"])[:nsteps] = wavelet
-            adjoint = self._op("adjoint", image, sources, extended)
+            adjoint = self._op("adjoint", image, sources, extended, fields)
             if image == "wavefield":
-                self._revolve(adjoint, args, m, damp, dt, rec_coords, stored.source)
+                self._revolve(adjoint, args, media, damp, dt, rec_coords, stored.source)
             else:
                 self._run(adjoint, nsteps, dt, **args)
             out = {}
             if image:
-                factor = 1 if image == "wavefield" else stored.factor
-                out["image"] = self.values(args["grad"]) * np.float32(factor)
+                factor = np.float32(1 if image == "wavefield" else stored.factor)
+                out["images"] = {f: self.values(args["grad_" + f]) * factor for f in fields}
             if sources:
                 out["sources"] = self.values(args["srcadj"])[:nsteps].copy()
             if extended:
                 out["weights"] = self.values(args["wadj"]).copy()
             return out
 
-    def _revolve(self, adjoint, adjoint_args, m, damp, dt, rec_coords, source):
+    def _revolve(self, adjoint, adjoint_args, media, damp, dt, rec_coords, source):
         """Run ``adjoint`` while pyrevolve recomputes the forward field from ~sqrt(N)
         checkpoints, so memory does not grow with the number of time steps."""
         from devito import CheckpointOperator, Revolver
 
         nsteps = source.nsteps
         # The forward run records into its own receiver buffer: the adjoint's holds data.
-        forward_args = self._forward_args(m, damp, rec_coords, source, rec_tag="replay")
+        forward_args = self._forward_args(media, damp, rec_coords, source, rec_tag="replay")
         extended = source.extended
         # Explicit time bounds: pyrevolve's step i must be Devito's iteration i.
         bounds = dict(dt=dt, time_m=0, time_M=nsteps)
-        forward = CheckpointOperator(self._op("forward", False, extended), **bounds,
-                                     **forward_args)
-        reverse = CheckpointOperator(adjoint, **bounds, **adjoint_args, u=forward_args["u"])
+        forward_op = self._op("forward", False, extended)
+        forward = CheckpointOperator(forward_op, **bounds, **_known(forward_op, forward_args))
+        reverse = CheckpointOperator(adjoint, **bounds, **_known(adjoint, adjoint_args),
+                                     u=forward_args["u"])
         ncheckpoints = max(2, math.ceil(math.sqrt(nsteps + 1)))
         revolver = Revolver(_StepCheckpoint([forward_args["u"]]), forward, reverse,
                             ncheckpoints, nsteps + 1)
@@ -374,7 +403,8 @@ class WaveSolver:
     def _stored(self, shape, nsteps, factor):
         # Devito addresses steps 0..nsteps, i.e. save slots 0..ceil(nsteps / factor).
         nsave = -(-nsteps // factor) + 1
+        halo = self.space_order if self.equation.stored_halo else 0
         function = self._pool.take(
-            ((nsave,) + shape, factor),
-            lambda: kernels.stored_field(self._grid(shape), nsave, factor))
+            ((nsave,) + shape, factor, halo),
+            lambda: kernels.stored_field(self._grid(shape), nsave, factor, halo))
         return StoredWavefield(function, factor, self._pool)

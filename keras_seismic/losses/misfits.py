@@ -1,21 +1,8 @@
-"""Data misfits: how far predicted seismic data are from the observed data.
+"""The misfits: Keras losses that compare predicted seismic data with the observed data.
 
-Every misfit here is a :class:`keras.losses.Loss`. Its inputs are the observed data
-``y_true`` and the predicted data ``y_pred``, both of shape ``(batch, nt, nrec)`` or
-``(batch, nt, nrec, 1)`` (a trailing channel axis is dropped); the batch axis holds shots,
-axis 1 is time and axis 2 is the receiver. ``call`` returns one misfit a shot, ``(batch,)``.
-
-The default reduction is ``"sum"``: the misfit of a batch is the sum of the misfits of its
-shots, so that its gradient is the sum of the gradients of the shots (one adjoint solve each),
-whatever the batch size. Keras's other reductions (``"sum_over_batch_size"``, ``"mean"``,
-``None``, ...) are accepted.
-
-The misfits compute in float32, even under a mixed-precision policy (float16 loses too much of
-the dynamic range of seismic data); pass ``dtype="float64"`` for double precision.
-
-Example:
-    >>> import keras_seismic as ks
-    >>> model.compile(optimizer="adam", loss=ks.losses.L2Misfit())
+Their signal processing (trace normalisation, envelopes, the low-pass filter) is in
+:mod:`keras_seismic.losses.signal`; the package docstring describes the shapes, reductions
+and dtypes they share.
 """
 import math
 
@@ -23,7 +10,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["L2Misfit", "NormalizedMisfit", "StudentTMisfit", "EnvelopeMisfit"]
+from .signal import analytic_power, lowpass, normalize_traces, tiny
+
+__all__ = ["L2Misfit", "NormalizedMisfit", "StudentTMisfit", "EnvelopeMisfit",
+           "FilteredMisfit"]
 
 
 def _float_dtype(dtype):
@@ -104,11 +94,6 @@ def _fmt(shape):
     return tuple(shape.as_list()) if shape.rank is not None else "<unknown rank>"
 
 
-def _tiny(dtype):
-    """Smallest normal number of ``dtype``: the floor that keeps square roots away from 0."""
-    return tf.constant(np.finfo(dtype).tiny, dtype=dtype)
-
-
 @keras.saving.register_keras_serializable(package="keras_seismic")
 class L2Misfit(_Misfit):
     """Least-squares misfit of each shot.
@@ -134,14 +119,6 @@ class L2Misfit(_Misfit):
 
     def _per_shot(self, y_true, y_pred):
         return 0.5 * tf.reduce_sum(tf.square(y_pred - y_true), axis=(1, 2))
-
-
-def _normalize_traces(x, epsilon):
-    """Each trace (axis 1 is time) divided by ``sqrt(|trace|^2 + delta^2)`` with
-    ``delta = epsilon * max |trace|`` over the gather, so that zero traces stay zero."""
-    power = tf.reduce_sum(tf.square(x), axis=1, keepdims=True)                # (b, 1, nrec)
-    delta2 = epsilon ** 2 * tf.reduce_max(power, axis=2, keepdims=True)       # (b, 1, 1)
-    return x * tf.math.rsqrt(power + delta2 + _tiny(x.dtype.as_numpy_dtype))
 
 
 @keras.saving.register_keras_serializable(package="keras_seismic")
@@ -182,8 +159,8 @@ class NormalizedMisfit(_Misfit):
         self.epsilon = _positive("NormalizedMisfit", "epsilon", epsilon)
 
     def _per_shot(self, y_true, y_pred):
-        residual = (_normalize_traces(y_pred, self.epsilon)
-                    - _normalize_traces(y_true, self.epsilon))
+        residual = (normalize_traces(y_pred, self.epsilon)
+                    - normalize_traces(y_true, self.epsilon))
         return 0.5 * tf.reduce_sum(tf.square(residual), axis=(1, 2))
 
     def get_config(self):
@@ -236,32 +213,6 @@ class StudentTMisfit(_Misfit):
         return config
 
 
-def _complex(x):
-    """A real tensor as complex. ``tf.complex`` rather than ``tf.cast``: the gradient of a
-    cast back to real makes TensorFlow warn that it discards the imaginary part."""
-    return tf.complex(x, tf.zeros_like(x))
-
-
-def _analytic_power(x):
-    """Squared envelope ``x**2 + H[x]**2`` of each trace of ``x`` (batch, nt, nrec), with
-    ``H`` the Hilbert transform along time (axis 1) computed by FFT, as in
-    ``scipy.signal.hilbert`` (no padding). Differentiable TensorFlow."""
-    x = tf.convert_to_tensor(x)
-    traces = tf.transpose(x, (0, 2, 1))                                # time innermost
-    nt = tf.shape(traces)[-1]
-    # Spectral weights of the analytic signal: 1 at zero (and Nyquist for even nt),
-    # 2 at positive and 0 at negative frequencies.
-    index = tf.range(nt)
-    weights = tf.where(index == 0, 1.0, 0.0)
-    weights = tf.where((index > 0) & (2 * index < nt), 2.0, weights)
-    weights = tf.where(2 * index == nt, 1.0, weights)
-    spectrum = tf.signal.fft(_complex(traces))
-    analytic = tf.signal.ifft(spectrum * _complex(tf.cast(weights, x.dtype)))
-    hilbert = tf.math.imag(analytic)
-    power = tf.square(traces) + tf.square(hilbert)
-    return tf.transpose(power, (0, 2, 1))
-
-
 @keras.saving.register_keras_serializable(package="keras_seismic")
 class EnvelopeMisfit(_Misfit):
     """Least-squares misfit of the trace envelopes (instantaneous amplitudes).
@@ -298,10 +249,10 @@ class EnvelopeMisfit(_Misfit):
         self.epsilon = _positive("EnvelopeMisfit", "epsilon", epsilon)
 
     def _per_shot(self, y_true, y_pred):
-        power_true = _analytic_power(y_true)
-        power_pred = _analytic_power(y_pred)
+        power_true = analytic_power(y_true)
+        power_pred = analytic_power(y_pred)
         delta2 = (self.epsilon ** 2 * tf.reduce_max(power_true, axis=(1, 2), keepdims=True)
-                  + _tiny(y_true.dtype.as_numpy_dtype))
+                  + tiny(y_true.dtype.as_numpy_dtype))
         delta = tf.sqrt(delta2)
         env_true = tf.sqrt(power_true + delta2) - delta
         env_pred = tf.sqrt(power_pred + delta2) - delta
@@ -311,49 +262,6 @@ class EnvelopeMisfit(_Misfit):
         config = super().get_config()
         config["epsilon"] = self.epsilon
         return config
-
-
-# ----------------------------------------------------------------------------- filtering
-
-# The padding makes the filter's impulse response decay to exp(-_DECAY_NEPERS) (1e-6) of
-# its peak before it could wrap around the circular FFT convolution.
-_DECAY_NEPERS = math.log(1e6)
-_MAX_PAD_FACTOR = 16          # ... but the padding never exceeds 16 trace lengths
-
-
-def _butterworth_power(nfft, dt, cutoff, order):
-    """``|H(f)|**2`` (float64, ``nfft // 2 + 1`` rFFT bins) of the digital Butterworth
-    low-pass ``scipy.signal.butter(order, cutoff, fs=1/dt)``.
-
-    The bilinear transform with pre-warping gives, exactly,
-    ``|H(f)|**2 = 1 / (1 + (tan(pi f dt) / tan(pi cutoff dt))**(2 order))``,
-    the squared magnitude of ``scipy.signal.sosfreqz`` of that design; computing it in
-    TensorFlow lets ``cutoff`` be a variable read by a traced graph."""
-    freqs = tf.range(nfft // 2 + 1, dtype=tf.float64) / (tf.cast(nfft, tf.float64) * dt)
-    ratio = tf.tan(math.pi * dt * freqs) / tf.tan(math.pi * dt * cutoff)
-    return 1.0 / (1.0 + tf.pow(tf.square(ratio), float(order)))   # inf at Nyquist -> 0
-
-
-def _lowpass(x, dt, cutoff, order):
-    """Zero-phase Butterworth low-pass of ``x`` (batch, nt, nrec) along axis 1: the rFFT of
-    each zero-padded trace times ``|H(f)|**2`` (the response of the filter run forwards and
-    backwards, as ``scipy.signal.sosfiltfilt``), cropped back to ``nt`` samples.
-    ``cutoff`` is a float64 scalar tensor with ``0 < cutoff < 0.5 / dt``. Differentiable;
-    the operator is linear and self-adjoint."""
-    traces = tf.transpose(x, (0, 2, 1))                                    # time innermost
-    nt = tf.shape(traces)[-1]
-    # The slowest pole of |H|^2 decays as exp(-2 pi sin(pi / 4N) f_band t), with f_band the
-    # distance of the cutoff from 0 or from Nyquist (the narrower band rings longer).
-    band = tf.minimum(cutoff, 0.5 / dt - cutoff)
-    decay = _DECAY_NEPERS / (2.0 * math.pi * math.sin(math.pi / (4.0 * order)) * band * dt)
-    max_pad = tf.cast(_MAX_PAD_FACTOR * nt, tf.float64)
-    pad = tf.cast(tf.math.ceil(tf.clip_by_value(decay, 1.0, max_pad)), tf.int32)
-    nfft = nt + pad
-    power = _complex(tf.cast(_butterworth_power(nfft, dt, cutoff, order), x.dtype))
-    spectrum = tf.signal.rfft(traces, fft_length=[nfft]) * power
-    filtered = tf.signal.irfft(spectrum, fft_length=[nfft])[..., :nt]
-    filtered = tf.ensure_shape(filtered, traces.shape)
-    return tf.transpose(filtered, (0, 2, 1))
 
 
 @keras.saving.register_keras_serializable(package="keras_seismic")
@@ -483,7 +391,7 @@ class FilteredMisfit(_Misfit):
             raise ValueError(f"FilteredMisfit.lowpass: data must have shape (batch, nt, nrec) "
                              f"or (batch, nt, nrec, 1); got {_fmt(data.shape)}")
         filtered = tf.cond(self._active(),
-                           lambda: _lowpass(traces, self.dt, self._cutoff, self.order),
+                           lambda: lowpass(traces, self.dt, self._cutoff, self.order),
                            lambda: traces)
         return filtered[..., None] if channel else filtered
 
@@ -491,8 +399,8 @@ class FilteredMisfit(_Misfit):
         cutoff = self._cutoff
 
         def filtered():
-            return (_lowpass(y_true, self.dt, cutoff, self.order),
-                    _lowpass(y_pred, self.dt, cutoff, self.order))
+            return (lowpass(y_true, self.dt, cutoff, self.order),
+                    lowpass(y_pred, self.dt, cutoff, self.order))
 
         y_true, y_pred = tf.cond(self._active(), filtered, lambda: (y_true, y_pred))
         if isinstance(self.misfit, keras.losses.Loss):
@@ -508,6 +416,3 @@ class FilteredMisfit(_Misfit):
         config.update(misfit=keras.saving.serialize_keras_object(self.misfit), dt=self.dt,
                       cutoff=self.cutoff, order=self.order)
         return config
-
-
-__all__ += ["FilteredMisfit"]

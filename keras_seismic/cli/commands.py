@@ -1,0 +1,366 @@
+"""The three commands: ``demo`` (the built-in problem), ``fwi`` (the user's SEG-Y shots) and
+``model`` (shots modeled and written to SEG-Y). Each reads its settings, checks that the
+files fit them (a :class:`~keras_seismic.cli.schema.ConfigError` names the field), runs
+and reports.
+
+The package's parts (the propagator with Devito, SEG-Y, the datasets) are imported by the
+command that uses them, so that ``keras-seismic --help`` starts at once.
+"""
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import _SURVEY_KEYS, load_config, parse_fwi_config, parse_model_config
+from .inversion import _invert
+from .report import _finish, _machine, _model_figure, _problem, _say, _timed
+from .schema import ConfigError
+
+__all__ = ["DEMO_SETTINGS", "run_demo", "run_fwi", "run_model"]
+
+
+def _output_folder(out):
+    """``out`` as a Path, created if need be and checked writable now, before any work
+    whose results would then be lost."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        owner = f", which belongs to uid {out.stat().st_uid}" if out.is_dir() else ""
+        raise OSError(f"cannot write to the output folder {out}{owner} as uid "
+                      f"{os.getuid()}: {err.strerror}. Choose another folder, or make "
+                      f"this one writable (in Docker: create it yourself before "
+                      f"`docker run -v`, or add --user \"$(id -u):$(id -g)\")") from None
+    return out
+
+
+def _grid_from_file(field, spec):
+    """(grid, vp) from a checked velocity-file spec; ConfigError naming ``field``."""
+    from .. import io
+    from ..grid import Grid
+    try:
+        grid, vp = io.read_velocity(spec["path"], spacing=spec["spacing"])
+        if spec.get("origin") is not None:
+            if len(spec["origin"]) != grid.ndim:
+                raise ValueError(f"origin has {len(spec['origin'])} values for a "
+                                 f"{grid.ndim}-D model")
+            grid = Grid(grid.shape, grid.spacing, spec["origin"])
+    except (ValueError, FileNotFoundError) as err:
+        raise ConfigError((field, str(err))) from None
+    return grid, vp
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+#: The demo problems: the full run (under 10 minutes on 2 cores) and the quick one (tests).
+DEMO_SETTINGS = {
+    "full": dict(shape=(200, 80), spacing=10.0, seed=0, nshots=16, f0=8.0, sigma=200.0,
+                 space_order=8, absorbing_width=20, cutoffs=[4.0, 6.0, 8.0],
+                 epochs_per_stage=15, batch_size=4, learning_rate=30.0,
+                 learning_rate_decay=0.2, vmin=1400.0,
+                 vmax=4700.0, snapshot_every=5),
+    "quick": dict(shape=(60, 25), spacing=15.0, seed=0, nshots=4, f0=8.0, sigma=150.0,
+                  space_order=4, absorbing_width=10, cutoffs=[4.0, 8.0],
+                  epochs_per_stage=3, batch_size=2, learning_rate=60.0,
+                  learning_rate_decay=1.0, vmin=1400.0,
+                  vmax=4700.0, snapshot_every=3),
+}
+
+
+def run_demo(out="out", quick=False, verbose=2, **overrides):
+    """Multiscale FWI of the built-in faulted model; returns the metrics dict.
+
+    ``overrides`` replace entries of :data:`DEMO_SETTINGS` (for experiments).
+    """
+    started = time.perf_counter()
+    machine = _machine()
+    s = {**DEMO_SETTINGS["quick" if quick else "full"], **overrides}
+    out = _output_folder(out)
+    _say(f"keras-seismic demo{' --quick' if quick else ''}: multiscale FWI of the faulted "
+         f"model, {s['shape'][0]}x{s['shape'][1]} cells of {s['spacing']:g} m, "
+         f"{s['nshots']} shots; outputs in {out}")
+    timings = {}
+    prop, true_vp, start, mask = _demo_problem(s)
+    with _timed(timings, "observed_data"):
+        observed = prop.forward(true_vp)
+    result = _invert(prop, observed, start, vmin=s["vmin"], vmax=s["vmax"], mask=mask,
+                     out=out, epochs=len(s["cutoffs"]) * s["epochs_per_stage"],
+                     batch_size=s["batch_size"], learning_rate=s["learning_rate"],
+                     learning_rate_decay=s["learning_rate_decay"],
+                     adam_epsilon=s.get("adam_epsilon", 1e-20),
+                     cutoffs=s["cutoffs"], epochs_per_stage=s["epochs_per_stage"],
+                     true_vp=true_vp, snapshot_every=s["snapshot_every"], seed=0,
+                     verbose=verbose)
+    result["timings"] = {**timings, **result["timings"]}
+    metrics = {"command": "demo --quick" if quick else "demo",
+               **_demo_metrics(s, prop, true_vp, result), "machine": machine}
+    _finish(out, result, metrics, started)
+    return metrics
+
+
+def _demo_metrics(s, prop, true_vp, result):
+    """metrics.json of the demo of settings ``s``, without the command and the machine."""
+    return {
+        "model": {"dataset": "faulted", "seed": s["seed"],
+                  "starting_model": f"faulted smoothed by a {s['sigma']:g} m Gaussian, water "
+                                    f"layer kept and masked",
+                  "observed_data": "modeled with the same propagator (no noise)",
+                  "f0_hz": s["f0"], "wavelet": "Ricker"},
+        "problem": _problem(prop, true_vp),
+        "inversion": result["inversion"],
+        "misfit": result["misfit"],
+        "model_error": result["model_error"],
+    }
+
+
+def _demo_problem(s):
+    """The propagator, true model, smoothed starting model and water mask of settings
+    ``s``."""
+    from .. import datasets
+    from ..propagator import AcousticPropagator
+
+    grid, true_vp = datasets.faulted(shape=s["shape"], spacing=s["spacing"], seed=s["seed"])
+    survey = datasets.surface_survey(grid, nshots=s["nshots"], f0=s["f0"])
+    prop = AcousticPropagator(grid, survey, space_order=s["space_order"],
+                              absorbing_width=s["absorbing_width"])
+    start = datasets.smooth(true_vp, s["sigma"], grid=grid,
+                            water_velocity=datasets.WATER_VELOCITY)
+    return prop, true_vp, start, datasets.water_mask(start)
+
+
+# -- fwi ------------------------------------------------------------------------------------
+
+def run_fwi(config_path, out=None, verbose=None):
+    """The ``fwi`` command; returns the metrics dict. ConfigError for bad configs."""
+    started = time.perf_counter()
+    machine = _machine()
+    config_path = Path(config_path)
+    cfg = parse_fwi_config(load_config(config_path), base=config_path.parent.resolve(),
+                           source=config_path)
+    inv, opts = cfg["inversion"], cfg["output"]
+    out = _output_folder(out if out is not None else opts["directory"])
+    verbose = opts["verbose"] if verbose is None else verbose
+
+    # Files: read, and check that they fit together. Problems name the config field.
+    observed, survey = _read_shots(cfg["data"], config_path)
+    grid, start = _grid_from_file("starting_model.path", cfg["starting_model"])
+    true_vp = _read_true_model(cfg["true_model"], start, config_path)
+    problems, vmin, vmax, mask = _fit_problems(inv, survey, grid, start)
+    if problems:
+        raise ConfigError(problems, config_path)
+    prop = _fwi_propagator(grid, survey, cfg, config_path)
+
+    _say(f"keras-seismic fwi {config_path}: {survey.nshots} shots x {survey.nrec} receivers, "
+         f"nt={survey.nt}, grid {grid.shape}; outputs in {out}")
+    result = _invert(prop, observed, start, vmin=vmin, vmax=vmax, mask=mask, out=out,
+                     epochs=inv["epochs"], batch_size=inv["batch_size"],
+                     learning_rate=inv["learning_rate"],
+                     learning_rate_decay=inv["learning_rate_decay"], cutoffs=inv["cutoffs"],
+                     epochs_per_stage=inv["epochs_per_stage"],
+                     filter_order=inv["filter_order"], misfit=inv["misfit"],
+                     true_vp=true_vp, snapshot_every=opts["snapshot_every"],
+                     shuffle=inv["shuffle"], seed=inv["seed"], verbose=verbose)
+    metrics = _fwi_metrics(cfg, config_path, prop, start, result, true_vp is not None)
+    metrics["machine"] = machine
+    _finish(out, result, metrics, started)
+    return metrics
+
+
+def _read_shots(data, config_path):
+    """(observed data, survey) of the SEG-Y shots, with the wavelet of the ``data``
+    settings."""
+    from .. import io
+
+    wavelet = None
+    if data["wavelet"] is not None:
+        try:
+            wavelet = np.load(data["wavelet"], allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ConfigError(("data.wavelet", f"{data['wavelet']}: not a readable .npy "
+                                               f"array ({err})"), config_path) from None
+    try:
+        return io.read_shots(data["shots"], wavelet=wavelet, f0=data["f0"])
+    except ValueError as err:
+        field = "data.wavelet" if wavelet is not None and "wavelet" in str(err) \
+            else "data.shots"
+        raise ConfigError((field, str(err)), config_path) from None
+
+
+def _read_true_model(spec, start, config_path):
+    """The true velocity (None without ``spec``), of the starting model's shape."""
+    if spec is None:
+        return None
+    _, true_vp = _grid_from_file("true_model.path", spec)
+    if true_vp.shape != start.shape:
+        raise ConfigError(("true_model.path", f"the true model has shape {true_vp.shape} but "
+                                              f"the starting model has {start.shape}"),
+                          config_path)
+    return true_vp
+
+
+def _fit_problems(inv, survey, grid, start):
+    """What the files say against the inversion settings: ``(problems, vmin, vmax,
+    mask)``, the bounds (m/s) by default around the starting model and the water mask
+    (or None)."""
+    problems = []
+    nyquist = 0.5 / survey.dt
+    cutoffs = inv["cutoffs"]
+    if cutoffs and any(c is not None and c >= nyquist for c in cutoffs):
+        problems.append(("inversion.multiscale.cutoffs",
+                         f"cutoffs must stay below the Nyquist frequency {nyquist:g} Hz of "
+                         f"the data (dt = {survey.dt:g} s); got {cutoffs}"))
+    vmin, vmax = _bounds(inv, start, problems)
+    mask = _water_mask(inv, start, problems)
+    if inv["batch_size"] > survey.nshots:
+        problems.append(("inversion.batch_size", f"expected at most the number of shots "
+                                                 f"({survey.nshots}); got {inv['batch_size']}"))
+    if survey.ndim != grid.ndim:
+        problems.append(("data.shots", f"the shots are {survey.ndim}-D but the starting model "
+                                       f"is {grid.ndim}-D"))
+    return problems, vmin, vmax, mask
+
+
+def _bounds(inv, start, problems):
+    """(vmin, vmax) in m/s, by default 0.9 and 1.2 times the extremes of the starting
+    model, which they must contain; a problem appended to ``problems`` if not."""
+    low, high = float(start.min()), float(start.max())
+    vmin = inv["vmin"] if inv["vmin"] is not None else round(0.9 * low, 1)
+    vmax = inv["vmax"] if inv["vmax"] is not None else round(1.2 * high, 1)
+    if vmin >= vmax:
+        problems.append(("inversion.vmin", f"expected a velocity below vmax={vmax:g} m/s; "
+                                           f"got {vmin:g}"))
+    elif low < vmin or high > vmax:
+        field = "inversion.vmin" if low < vmin else "inversion.vmax"
+        problems.append((field, f"the starting model spans {low:g} to {high:g} m/s, outside "
+                                f"the bounds vmin={vmin:g}, vmax={vmax:g} m/s"))
+    return vmin, vmax
+
+
+def _water_mask(inv, start, problems):
+    """The mask of the water layer of ``water_velocity`` (None without it); a problem
+    appended to ``problems`` if the starting model has no such layer at the top."""
+    if inv["water_velocity"] is None:
+        return None
+    from .. import datasets
+    mask = datasets.water_mask(start, inv["water_velocity"])
+    if mask.min() > 0:
+        problems.append(("inversion.water_velocity",
+                         f"no water layer of {inv['water_velocity']:g} m/s (+-1 m/s) at "
+                         f"the top of the starting model; leave water_velocity out for "
+                         f"no mask"))
+    return mask
+
+
+def _fwi_propagator(grid, survey, cfg, config_path):
+    from ..propagator import AcousticPropagator
+    try:
+        return AcousticPropagator(grid, survey, **cfg["propagator"])
+    except ValueError as err:
+        raise ConfigError(("data.shots", f"{err} (the grid of the starting model "
+                                         f"{cfg['starting_model']['path'].name})"),
+                          config_path) from None
+
+
+def _fwi_metrics(cfg, config_path, prop, start, result, has_true):
+    """metrics.json of the ``fwi`` command, without the machine."""
+    data = cfg["data"]
+    metrics = {"command": "fwi", "config": os.fspath(config_path.resolve()),
+               "inputs": {"shots": data["shots"],
+                          "starting_model": cfg["starting_model"]["path"],
+                          "true_model": cfg["true_model"]["path"] if has_true else None,
+                          "wavelet": data["wavelet"] or f"Ricker {data['f0']:g} Hz"},
+               "problem": _problem(prop, start), "inversion": result["inversion"],
+               "misfit": result["misfit"]}
+    if has_true:
+        metrics["model_error"] = result["model_error"]
+    return metrics
+
+
+# -- model ----------------------------------------------------------------------------------
+
+def run_model(config_path, out=None):
+    """The ``model`` command: writes the shots (and optional files); returns a summary
+    dict. With ``out``, relative output paths go there instead of next to the config."""
+    from ..propagator import AcousticPropagator
+
+    config_path = Path(config_path)
+    cfg = parse_model_config(load_config(config_path), base=config_path.parent.resolve(),
+                             source=config_path, out_base=out)
+    grid, vp = _model_velocity(cfg["velocity"], config_path)
+    survey = _model_survey(grid, cfg["survey"], config_path)
+    prop = AcousticPropagator(grid, survey, **cfg["propagator"])
+
+    _say(f"keras-seismic model {config_path}: grid {grid.shape} at {grid.spacing} m, "
+         f"{survey.nshots} shots x {survey.nrec} receivers, nt={survey.nt}, "
+         f"dt={survey.dt:g} s")
+    timings = {}
+    with _timed(timings, "modeling"):
+        data = prop.forward(vp)
+    written = _write_model_outputs(cfg["output"], vp, grid, survey, data)
+    _say(f"modeled in {timings['modeling']:.1f} s; wrote "
+         + ", ".join(os.fspath(p) for p in written))
+    return {"files": written, "data_shape": data.shape, "grid": grid, "survey": survey,
+            "seconds": timings["modeling"]}
+
+
+def _model_velocity(vel, config_path):
+    """(grid, vp) of the built-in dataset or velocity file of the ``velocity`` settings."""
+    from .. import datasets
+
+    if vel["dataset"] is None:
+        return _grid_from_file("velocity.path", vel)
+    function = getattr(datasets, vel["dataset"])
+    try:
+        return function(shape=tuple(vel["shape"]), spacing=vel["spacing"], **vel["options"])
+    except (ValueError, TypeError) as err:
+        raise ConfigError(("velocity", str(err)), config_path) from None
+
+
+def _model_survey(grid, sv, config_path):
+    """The surface survey of the ``survey`` settings over ``grid``, with their wavelet."""
+    from .. import datasets
+    from ..survey import Survey
+
+    try:
+        survey = datasets.surface_survey(
+            grid, nshots=sv["nshots"], nrec=sv["nrec"], f0=sv["f0"], duration=sv["duration"],
+            dt=sv["dt"], source_depth=sv["source_depth"], receiver_depth=sv["receiver_depth"])
+    except ValueError as err:
+        message = str(err).removeprefix("surface_survey: ")
+        field = next((f"survey.{k}" for k in _SURVEY_KEYS if message.startswith(k)), "survey")
+        raise ConfigError((field, message), config_path) from None
+    if sv["wavelet"] is None:
+        return survey
+    try:
+        wavelet = np.load(sv["wavelet"], allow_pickle=False)
+        return Survey(survey.sources, survey.receivers, survey.dt, survey.nt, wavelet)
+    except (OSError, ValueError) as err:
+        raise ConfigError(("survey.wavelet", f"{sv['wavelet']}: {err} (the survey has "
+                                             f"nt={survey.nt}, dt={survey.dt:g} s)"),
+                          config_path) from None
+
+
+def _write_model_outputs(opts, vp, grid, survey, data):
+    """The shots, and the velocity, smoothed starting model and figure if asked for;
+    returns the paths written, in that order."""
+    from .. import datasets, io
+
+    st = opts["starting_model"]
+    paths = [opts["shots"], opts["velocity"], st["path"] if st else None, opts["figure"]]
+    for path in paths:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    io.write_shots(opts["shots"], data, survey)
+    if opts["velocity"] is not None:
+        io.write_velocity(opts["velocity"], vp, grid)
+    if st is not None:
+        smooth = datasets.smooth(vp, st["sigma"], grid=grid,
+                                 water_velocity=st["water_velocity"])
+        io.write_velocity(st["path"], smooth, grid)
+    if opts["figure"] is not None:
+        _model_figure(vp, grid, survey, data, opts["figure"])
+    return [path for path in paths if path is not None]

@@ -1,0 +1,107 @@
+"""The Devito symbols every wave equation's kernels are made of: wavefields, parameter
+fields, sparse points, the stored copy of the forward field, the free surface and the
+source scaling. Operators find their run-time arguments by these names, so every physics
+uses them.
+
+Conventions shared by all kernels (``N`` internal steps, time index ``t``):
+
+* forward: iteration ``t`` computes ``u[t+1]``, injects source sample ``t`` into it and
+  records ``u[t]`` at the receivers;
+* adjoint: iteration ``t`` computes ``v[t-1]``; ``v[t]`` then holds the adjoint variable of
+  the equation that computed ``u[t+1]``, so the imaging conditions pair it with the
+  forward field ``u[t]``, and a subsampled ``u`` is read at stored steps only.
+"""
+import math
+
+import numpy as np
+from devito import ConditionalDimension, Eq, Function, SparseTimeFunction, TimeFunction
+
+# Name of the subsampled time dimension of the stored field; its run-time factor is
+# passed as ``SAVE_DIM + "f"``.
+SAVE_DIM = "tsave"
+
+
+def second_derivative_weights(space_order):
+    """Weights ``c_j`` (j = 1 .. space_order/2) of the centred second derivative of
+    ``space_order`` on a unit grid: ``f'' = sum_j c_j (f[+j] - 2 f + f[-j])``."""
+    k = space_order // 2
+    j = np.arange(1, k + 1)
+    fact = np.vectorize(math.factorial)
+    return 2.0 * (-1.0) ** (j + 1) * math.factorial(k) ** 2 / (
+        j**2 * fact(k - j) * fact(k + j))
+
+
+def stencil_sum(space_order):
+    """Largest eigenvalue of the 1-D centred second-derivative stencil of ``space_order``
+    on a unit grid (its symbol at the Nyquist wavenumber); sets the CFL limit."""
+    weights = second_derivative_weights(space_order)
+    j = np.arange(1, len(weights) + 1)
+    return float(abs(-2.0 * weights.sum() + 2.0 * np.sum(weights * (-1.0) ** j)))
+
+
+def wavefield(grid, space_order, name):
+    return TimeFunction(name=name, grid=grid, time_order=2, space_order=space_order)
+
+
+def parameter(grid, space_order, name):
+    """A field that is read (``m``, ``damp``, ``dm``, ``weights``) or accumulated into
+    (``grad_m``, ``wadj``). Every one has a halo as wide as the stencil, because stencils
+    and sparse points read parameters around a point."""
+    return Function(name=name, grid=grid, space_order=space_order)
+
+
+def sparse(grid, name, npoint=1, nt=2):
+    return SparseTimeFunction(name=name, grid=grid, npoint=npoint, nt=nt)
+
+
+def trace(grid, name, nt=2):
+    """A function of time alone, such as the extended source's wavelet."""
+    return Function(name=name, dimensions=(grid.time_dim,), shape=(nt,))
+
+
+def stored_field(grid, nsave=2, factor=4, space_order=0):
+    """Subsampled copy of the forward field, ``usave[t // f] = u[t]`` where ``t % f == 0``;
+    ``f`` is the run-time argument ``tsavef``, so changing it never recompiles (Devito
+    checks sizes against the ``factor`` of the field passed at run time). An imaging
+    condition that takes spatial differences of it needs a halo (``space_order``)."""
+    tsave = ConditionalDimension(SAVE_DIM, parent=grid.time_dim, factor=factor)
+    return TimeFunction(name="usave", grid=grid, time_order=0, space_order=space_order,
+                        save=nsave, time_dim=tsave)
+
+
+def inverse_mass(m, damp):
+    """``1 / (m/dt^2 + eta/(2 dt))``: the factor that turns a right-hand side sample into
+    an update of the field, used so that injections match the in-equation source term."""
+    dt = m.grid.stepping_dim.spacing
+    return 1 / (m / dt**2 + damp / (2 * dt))
+
+
+def free_surface(u, forward, surface):
+    """Pressure-free top: ``u = 0`` on the surface row and ``u(-z) = -u(z)`` in the mirror
+    rows above it, so that the stencil seen by the interior stays symmetric."""
+    if surface is None:
+        return []
+    t = u.grid.stepping_dim
+    *horizontal, z = u.dimensions[1:]
+    step = t + 1 if forward else t - 1
+    row = lambda k: u[(step, *horizontal, k)]  # noqa: E731
+    return [Eq(row(surface), 0)] + [Eq(row(surface - k), -row(surface + k))
+                                   for k in range(1, surface + 1)]
+
+
+def time_step(u, m, damp, stiffness, forward, source=0):
+    """One explicit step of ``m u_tt + eta u_t - stiffness = source``, forward or (for the
+    adjoint) backward in time, where ``stiffness`` is the physics' spatial operator applied
+    to ``u``. With ``u_tt`` and ``u_t`` centred in time, the step is::
+
+        (m/dt^2 + eta/(2 dt)) u[next] = stiffness + source + 2 m/dt^2 u
+                                        - (m/dt^2 - eta/(2 dt)) u[previous]
+
+    The damping term flips sign backward in time, so that the backward step is the exact
+    transpose of the forward one (which needs ``u_t`` centred: Devito's ``u.dt`` is
+    one-sided). Written out rather than left to sympy's ``solve``, which takes seconds on
+    a long stencil."""
+    dt = u.grid.stepping_dim.spacing
+    target, previous = (u.forward, u.backward) if forward else (u.backward, u.forward)
+    update = stiffness + source + 2 * m / dt**2 * u - (m / dt**2 - damp / (2 * dt)) * previous
+    return Eq(target, update * inverse_mass(m, damp))
