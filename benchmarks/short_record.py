@@ -10,14 +10,15 @@ interleaved calls, so that a slow or busy spell of the machine hits every row al
 - ``layer train step``: forward with the stored wavefield, L2 misfit, ``tape.gradient``;
 - ``propagator forward + gradient``: ``forward_with_state`` + ``gradient`` in numpy.
 
-Then an epoch of ``ks.models.FWI.fit`` on the built-in faulted model (200 x 80 cells, 16
+Then variable-density acoustics against constant density on the same record (forward
+and training step), and an epoch of ``ks.models.FWI.fit`` on the built-in faulted model (200 x 80 cells, 16
 shots, batch 4) against the propagator's own forward and gradient of the same batches,
 also interleaved.
 
 Problem: 401 x 201 cells at 10 m, space order 8, 40 absorbing cells, 1.5 s at 2 ms, a
 two-layer model of 2000 and 2500 m/s, 401 receivers at 20 m depth, one source.
 
-    .venv/bin/python benchmarks/short_record.py [--repeat 7]
+    .venv/bin/python benchmarks/short_record.py [--repeat 7] [--only density]
 """
 import argparse
 import os
@@ -122,6 +123,54 @@ def short_record(repeat):
           f"{wall['layer train step'] / wall['propagator forward + gradient']:6.3f}")
 
 
+def density_row(repeat):
+    """Variable-density acoustics on the short record (a two-layer density of 1800 and
+    2300 kg/m^3 under the two velocities) against constant density: forward and training
+    step (forward with the stored wavefield, and the gradients of both fields), timed
+    interleaved."""
+    import keras_seismic as ks
+
+    acoustic, vp = two_layer_problem()
+    density = ks.Propagator(acoustic.grid, acoustic.survey, physics="acoustic-density",
+                            space_order=acoustic.space_order,
+                            absorbing_width=acoustic.absorbing_width)
+    rho = np.where(np.arange(vp.shape[1]) < vp.shape[1] // 2, 1800.0, 2300.0)
+    model = {"vp": vp, "rho": np.ascontiguousarray(np.broadcast_to(rho, vp.shape),
+                                                   np.float32)}
+    observed = density.forward({k: v * 1.01 for k, v in model.items()})
+
+    def step(prop, m, fields=None):
+        data, state = prop.forward_with_state(m)
+        prop.gradient(state, data - observed, fields=fields)
+        state.release()
+
+    nothing = lambda: None  # noqa: E731
+    medians = interleaved({
+        "constant density forward": (nothing, lambda: acoustic.forward(vp)),
+        "constant density step": (nothing, lambda: step(acoustic, vp)),
+        "variable density forward": (nothing, lambda: density.forward(model)),
+        "variable density step": (nothing, lambda: step(density, model)),
+        "variable density step, vp only": (nothing, lambda: step(density, model, "vp"))},
+        repeat)
+    steps = {"constant": acoustic.time_steps(vp)[1], "variable": density.time_steps(model)[1]}
+    print(f"variable density: {acoustic.grid.shape} cells, {steps['constant']} / "
+          f"{steps['variable']} internal steps (constant / variable), median of {repeat}")
+    for name, (seconds, apply) in medians.items():
+        print(f"  {name:32s} {seconds * 1e3:8.1f} ms  {100 * (1 - apply / seconds):4.1f}% "
+              f"outside Operator.apply")
+    wall = {name: seconds for name, (seconds, _) in medians.items()}
+    print(f"  variable / constant forward      "
+          f"{wall['variable density forward'] / wall['constant density forward']:6.3f}"
+          f"   (target <= 1.9)")
+    print(f"  variable step / variable forward "
+          f"{wall['variable density step'] / wall['variable density forward']:6.3f}"
+          f"   (target <= 2.3)")
+    print(f"  vp-only step / variable forward  "
+          f"{wall['variable density step, vp only'] / wall['variable density forward']:6.3f}")
+    print(f"  constant step / constant forward "
+          f"{wall['constant density step'] / wall['constant density forward']:6.3f}")
+
+
 def fit_epoch(repeat):
     """An epoch of ``FWI.fit`` against the propagator's forward + gradient of the same
     batches."""
@@ -161,9 +210,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="timed calls a row")
     parser.add_argument("--epochs", type=int, default=3, help="timed fit epochs")
+    parser.add_argument("--only", choices=("short", "density", "fit"),
+                        help="run one part alone")
     args = parser.parse_args(argv)
-    short_record(args.repeat)
-    fit_epoch(args.epochs)
+    if args.only in (None, "short"):
+        short_record(args.repeat)
+    if args.only in (None, "density"):
+        density_row(args.repeat)
+    if args.only in (None, "fit"):
+        fit_epoch(args.epochs)
 
 
 if __name__ == "__main__":

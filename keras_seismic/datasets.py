@@ -12,7 +12,7 @@ from .grid import Grid
 from .survey import Survey
 from .wavelets import ricker
 
-__all__ = ["layered", "camembert", "faulted", "smooth", "water_mask", "surface_survey",
+__all__ = ["layered", "camembert", "faulted", "smooth", "water_mask", "gardner", "surface_survey",
            "WATER_VELOCITY", "SALT_VELOCITY"]
 
 #: Velocity of sea water used by the built-in models, m/s.
@@ -344,6 +344,36 @@ def water_mask(vp, water_velocity=WATER_VELOCITY):
     top_labels = np.unique(labels[..., 0])
     water = np.isin(labels, top_labels[top_labels > 0])
     return np.where(water, 0.0, 1.0).astype(np.float32)
+
+
+#: Density of sea water (kg/m^3).
+WATER_DENSITY = 1000.0
+
+
+def gardner(vp, water_velocity=None):
+    """Density from velocity by Gardner's relation, ``rho = 310 vp^0.25`` (kg/m^3, vp in
+    m/s), for sediments; the water layer on top (see :func:`water_mask`), if
+    ``water_velocity`` is given, gets the density of water instead (the relation would
+    give 1930 kg/m^3 there).
+
+    Args:
+        vp: velocity in m/s, ``(nx, nz)`` or ``(nx, ny, nz)``.
+        water_velocity: velocity of the water layer in m/s, or None (no water layer).
+
+    Returns:
+        float32 density in kg/m^3, ``vp.shape``.
+
+    Example:
+        >>> grid, vp = layered(water_depth=200.0)
+        >>> rho = gardner(vp, water_velocity=1500.0)
+        >>> float(rho[0, 0]), round(float(rho[0, -1]))
+        (1000.0, 2294)
+    """
+    vp = _velocity_array("gardner", vp)
+    rho = 310.0 * vp.astype(np.float64) ** 0.25
+    if water_velocity is not None:
+        rho = np.where(water_mask(vp, water_velocity) == 0, WATER_DENSITY, rho)
+    return rho.astype(np.float32)
 
 
 def smooth(vp, sigma, grid=None, water_velocity=None):

@@ -46,7 +46,7 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
                          f"{observed.shape[0]}")
     inverted = [_Reparametrised(name, model.field_models[name], *model.bounds[name])
                 for name in model.fields]
-    fixed = {name: tf.convert_to_tensor(layer.velocity, tf.float32)[None]
+    fixed = {name: tf.cast(tf.convert_to_tensor(layer.velocity), tf.float32)[None]
              for name, layer in model.field_models.items() if name not in model.fields}
     sizes = [p.size for p in inverted]
     # The optimiser works in float64 on the misfit relative to its starting value, so that

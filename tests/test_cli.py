@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from keras_seismic import cli, io
+from keras_seismic import cli, datasets, io
 from keras_seismic.cli import commands
 from keras_seismic.cli.config import tomllib
 
@@ -172,6 +172,52 @@ def test_fwi_with_wavelet_file_and_no_multiscale(modeled, tmp_path):
     assert cli.main(["fwi", str(path), "--out", str(tmp_path / "o")]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert "model_error" not in metrics and metrics["inversion"]["misfit"] == "normalized"
+
+
+@pytest.mark.parametrize("density", ["gardner", "file"])
+def test_fwi_with_a_density_inverts_the_fields_asked_for(modeled, tmp_path, density):
+    """A density section runs variable-density acoustics; inversion.fields says what is
+    inverted (here the density alone, by Gardner's relation or from a file)."""
+    config = copy.deepcopy(FWI_CONFIG)
+    config["data"]["shots"] = str(modeled / "shots.sgy")
+    config["starting_model"]["path"] = str(modeled / "start.npz")
+    del config["true_model"]
+    if density == "file":
+        _, start = io.read_velocity(modeled / "start.npz")
+        np.save(tmp_path / "rho.npy", datasets.gardner(start, water_velocity=1500.0))
+        config["density"] = {"path": str(tmp_path / "rho.npy"), "spacing": 15.0}
+    else:
+        config["density"] = {"relation": "gardner"}
+    config["inversion"].update(epochs=1, fields=["rho"], bounds={"rho": [900.0, 3000.0]},
+                               learning_rate=20.0)
+    del config["inversion"]["multiscale"]
+    path = write_fwi_config(tmp_path, config)
+    assert cli.main(["fwi", str(path), "--out", str(tmp_path / "o")]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["inversion"]["physics"] == "acoustic-density"
+    assert metrics["inversion"]["fields"] == ["rho"]
+    assert metrics["inversion"]["bounds"] == {"rho": [900.0, 3000.0]}
+    rho = np.load(tmp_path / "o" / "inverted_rho.npy")
+    assert rho.shape == (40, 20) and 900.0 <= rho.min() and rho.max() <= 3000.0
+    _, start = io.read_velocity(modeled / "start.npz")
+    assert np.array_equal(np.load(tmp_path / "o" / "inverted.npy"), start)  # vp fixed
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"inversion": {"fields": ["rho"]}}, "inversion.fields"),     # rho without a density
+    ({"inversion": {"fields": ["vp", "eta"]}}, "inversion.fields"),
+    ({"density": {"relation": "gardner", "path": "rho.npy"}}, "density"),
+    ({"density": {"relation": "lindseth"}}, "density.relation"),
+    ({"density": {"relation": "gardner"}, "inversion": {"bounds": {"rho": [3, 2]}}},
+     "inversion.bounds.rho"),
+])
+def test_bad_density_settings_name_their_field(tmp_path, change, field):
+    config = copy.deepcopy(FWI_CONFIG)
+    for section, values in change.items():
+        config.setdefault(section, {}).update(values)
+    with pytest.raises(cli.ConfigError) as caught:
+        cli.parse_fwi_config(config, base=tmp_path)
+    assert field in str(caught.value)
 
 
 # ----------------------------------------------------------------------------- errors

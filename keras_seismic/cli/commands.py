@@ -149,14 +149,18 @@ def run_fwi(config_path, out=None, verbose=None):
     observed, survey = _read_shots(cfg["data"], config_path)
     grid, start = _grid_from_file("starting_model.path", cfg["starting_model"])
     true_vp = _read_true_model(cfg["true_model"], start, config_path)
+    rho = _read_density(cfg["density"], start, inv, config_path)
     problems, vmin, vmax, mask = _fit_problems(inv, survey, grid, start)
+    bounds = _density_bounds(inv, rho, problems)
     if problems:
         raise ConfigError(problems, config_path)
     prop = _fwi_propagator(grid, survey, cfg, config_path)
+    model = start if rho is None else {"vp": start, "rho": rho}
 
     _say(f"keras-seismic fwi {config_path}: {survey.nshots} shots x {survey.nrec} receivers, "
          f"nt={survey.nt}, grid {grid.shape}; outputs in {out}")
-    result = _invert(prop, observed, start, vmin=vmin, vmax=vmax, mask=mask, out=out,
+    result = _invert(prop, observed, model, vmin=vmin, vmax=vmax, mask=mask, out=out,
+                     fields=inv["fields"], bounds=bounds,
                      epochs=inv["epochs"], batch_size=inv["batch_size"],
                      learning_rate=inv["learning_rate"],
                      learning_rate_decay=inv["learning_rate_decay"], cutoffs=inv["cutoffs"],
@@ -188,6 +192,41 @@ def _read_shots(data, config_path):
         field = "data.wavelet" if wavelet is not None and "wavelet" in str(err) \
             else "data.shots"
         raise ConfigError((field, str(err)), config_path) from None
+
+
+def _read_density(spec, start, inv, config_path):
+    """The density of the starting model in kg/m^3 (None without a density section): read
+    from its file, or from the starting velocity by Gardner's relation (water, if
+    ``water_velocity`` is set, at 1000 kg/m^3)."""
+    from .. import datasets
+
+    if spec is None:
+        return None
+    if spec["relation"] == "gardner":
+        return datasets.gardner(start, water_velocity=inv["water_velocity"])
+    _, rho = _grid_from_file("density.path", spec)
+    if rho.shape != start.shape:
+        raise ConfigError(("density.path", f"the density has shape {rho.shape} but the "
+                                           f"starting model has {start.shape}"), config_path)
+    return rho
+
+
+def _density_bounds(inv, rho, problems):
+    """The bounds of the inverted fields besides vp: those of the config, and for the
+    density by default 0.8 and 1.25 times the extremes of the starting one."""
+    bounds = dict(inv["bounds"])
+    inverted = inv["fields"] or (("vp",) if rho is None else ("vp", "rho"))
+    if rho is None or "rho" not in inverted:
+        if bounds:
+            problems.append(("inversion.bounds", "bounds of fields that are not inverted"))
+        return bounds
+    low, high = float(rho.min()), float(rho.max())
+    bounds.setdefault("rho", [round(0.8 * low, 1), round(1.25 * high, 1)])
+    if low < bounds["rho"][0] or high > bounds["rho"][1]:
+        problems.append(("inversion.bounds.rho",
+                         f"the starting density spans {low:g} to {high:g} kg/m^3, outside "
+                         f"the bounds {bounds['rho']}"))
+    return bounds
 
 
 def _read_true_model(spec, start, config_path):
@@ -256,9 +295,13 @@ def _water_mask(inv, start, problems):
 
 
 def _fwi_propagator(grid, survey, cfg, config_path):
-    from ..propagator import AcousticPropagator
+    """The propagator of the inversion: variable-density acoustics if the config has a
+    density, constant-density otherwise."""
+    from ..propagator import Propagator
+
+    physics = "acoustic" if cfg["density"] is None else "acoustic-density"
     try:
-        return AcousticPropagator(grid, survey, **cfg["propagator"])
+        return Propagator(grid, survey, physics=physics, **cfg["propagator"])
     except ValueError as err:
         raise ConfigError(("data.shots", f"{err} (the grid of the starting model "
                                          f"{cfg['starting_model']['path'].name})"),

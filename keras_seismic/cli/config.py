@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from .schema import (_INVALID, ConfigError, _Boolean, _Checker, _Choice, _cutoffs, _describe,
-                     _InputFile, _Integer, _Number, _Numbers, _OutputPath, _unknown)
+                     _InputFile, _Integer, _Number, _Numbers, _OutputPath, _Subset, _unknown)
 
 try:
     import tomllib
@@ -108,10 +108,15 @@ def _propagator_options(section):
 
 # -- fwi ------------------------------------------------------------------------------------
 
-_FWI_SECTIONS = ("data", "starting_model", "true_model", "propagator", "inversion", "output")
+_FWI_SECTIONS = ("data", "starting_model", "density", "true_model", "propagator", "inversion",
+                 "output")
 _DATA_KEYS = ("shots", "f0", "wavelet")
+_DENSITY_KEYS = ("path", "spacing", "origin", "relation")
+_RELATIONS = ("gardner",)
 _INVERSION_KEYS = ("epochs", "batch_size", "learning_rate", "learning_rate_decay", "vmin",
-                   "vmax", "water_velocity", "misfit", "multiscale", "shuffle", "seed")
+                   "vmax", "water_velocity", "misfit", "multiscale", "shuffle", "seed",
+                   "fields", "bounds")
+_FIELDS = ("vp", "rho")
 _MULTISCALE_KEYS = ("cutoffs", "epochs_per_stage", "filter_order")
 _OUTPUT_KEYS = ("directory", "snapshot_every", "verbose")
 
@@ -127,14 +132,29 @@ def parse_fwi_config(raw, base=".", source=None):
     top = ck.section(raw, "", _FWI_SECTIONS)
     data = _data_settings(top.sub("data", _DATA_KEYS, required=True))
     start = _velocity_file(top.sub("starting_model", _VELOCITY_FILE_KEYS, required=True))
+    density = _density_settings(top.sub("density", _DENSITY_KEYS))
     true_section = top.sub("true_model", _VELOCITY_FILE_KEYS)
     true = _velocity_file(true_section) if true_section.present else None
     prop = _propagator_options(top.sub("propagator", _PROPAGATOR_KEYS))
-    settings = _inversion_settings(top.sub("inversion", _INVERSION_KEYS))
+    settings = _inversion_settings(top.sub("inversion", _INVERSION_KEYS), density)
     output = _fwi_output_settings(top.sub("output", _OUTPUT_KEYS))
     ck.raise_if_any()
-    return {"data": data, "starting_model": start, "true_model": true, "propagator": prop,
-            "inversion": settings, "output": output}
+    return {"data": data, "starting_model": start, "density": density, "true_model": true,
+            "propagator": prop, "inversion": settings, "output": output}
+
+
+def _density_settings(section):
+    """The density of the starting model (None without the section, for constant-density
+    acoustics): a file (as a velocity file) or a relation from the starting velocity."""
+    if not section.present:
+        return None
+    if section.has("path") == section.has("relation"):
+        return section.checker.error(
+            "density", "give exactly one of path (a density file in kg/m^3) and relation "
+                       "(from the starting velocity: 'gardner')")
+    if section.has("relation"):
+        return {"relation": section.get("relation", _Choice(_RELATIONS)), "path": None}
+    return {"relation": None, **_velocity_file(section)}
 
 
 def _data_settings(data):
@@ -153,9 +173,10 @@ def _data_settings(data):
     return {"shots": shots, "f0": f0, "wavelet": wavelet}
 
 
-def _inversion_settings(inv):
-    """The optimisation, the bounds and the multiscale stages. Without a learning rate the
-    model's own default applies (see ``FWI.compile``)."""
+def _inversion_settings(inv, density):
+    """The optimisation, the inverted fields and their bounds, and the multiscale stages.
+    Without a learning rate the model's own default applies (see ``FWI.compile``), and
+    without ``fields`` FWI's (every field of the model)."""
     settings = {
         "batch_size": inv.get("batch_size", _Integer(1), 4),
         "learning_rate": inv.get("learning_rate", _Number(above=0.0, unit="m/s a step")),
@@ -167,7 +188,13 @@ def _inversion_settings(inv):
         "misfit": inv.get("misfit", _Choice(_MISFITS), "l2"),
         "shuffle": inv.get("shuffle", _Boolean(), True),
         "seed": inv.get("seed", _Integer(0)),
+        "fields": inv.get("fields", _Subset(_FIELDS)),
+        "bounds": _field_bounds(inv),
     }
+    if density is None and settings["fields"] not in (None, _INVALID) and \
+            "rho" in settings["fields"]:
+        inv.checker.error("inversion.fields", "'rho' is inverted only with a density: add "
+                                              "a density section")
     vmin, vmax = settings["vmin"], settings["vmax"]
     if _INVALID not in (vmin, vmax) and None not in (vmin, vmax) and vmin >= vmax:
         inv.checker.error("inversion.vmax", f"expected a velocity above vmin={vmin:g} m/s; "
@@ -175,6 +202,25 @@ def _inversion_settings(inv):
     multiscale = _multiscale_settings(inv.sub("multiscale", _MULTISCALE_KEYS))
     settings.update(epochs=_epochs(inv, multiscale["epochs_per_stage"]), **multiscale)
     return settings
+
+
+def _field_bounds(inv):
+    """``{name: [low, high]}`` of inverted fields other than vp (whose bounds are vmin and
+    vmax); by default around the starting model (see the fwi command)."""
+    raw = inv.raw.get("bounds")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or any(k not in _FIELDS[1:] for k in raw):
+        return inv.checker.error("inversion.bounds", f"expected a mapping of {_FIELDS[1:]} "
+                                                     f"to [low, high]; got {_describe(raw)}")
+    bounds = {}
+    for name, value in raw.items():
+        pair = _Numbers((2,))(value, f"inversion.bounds.{name}", inv.checker)
+        if pair is not _INVALID and pair[0] >= pair[1]:
+            pair = inv.checker.error(f"inversion.bounds.{name}",
+                                     f"expected [low, high] with low < high; got {value}")
+        bounds[name] = pair
+    return bounds
 
 
 def _multiscale_settings(ms):

@@ -48,12 +48,14 @@ def _make_misfit(name):
 def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
             learning_rate=None, learning_rate_decay=1.0, adam_epsilon=1e-20, cutoffs=None,
             epochs_per_stage=None, filter_order=6, misfit="l2", true_vp=None,
-            snapshot_every=1, shuffle=True, seed=None, verbose=2):
+            snapshot_every=1, shuffle=True, seed=None, verbose=2, fields=None, bounds=None):
     """Run ``model.fit`` FWI and write its outputs to ``out``; returns a summary dict.
 
-    Without ``learning_rate`` (m/s, about Adam's step), the default of ``FWI.compile``
-    applies; the learning rate decays exponentially to ``learning_rate *
-    learning_rate_decay`` at the last step.
+    ``start`` is the starting velocity, or a model dict of ``prop``'s fields, of which
+    ``fields`` are inverted (default all) within ``bounds`` (those other than vp). Without
+    ``learning_rate`` (m/s, about Adam's step), the default of ``FWI.compile`` applies;
+    the learning rate decays exponentially to ``learning_rate * learning_rate_decay`` at
+    the last step.
     """
     _import_tensorflow_quietly()
     import keras
@@ -63,7 +65,9 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
     out = Path(out)   # created and checked writable by the caller, before its own work
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
-    model = models.FWI(prop, start, vmin=vmin, vmax=vmax, mask=mask)
+    model = models.FWI(prop, start, vmin=vmin, vmax=vmax, mask=mask, fields=fields,
+                       bounds=bounds)
+    start_vp = start["vp"] if isinstance(start, dict) else start
     loss = losses.FilteredMisfit(_make_misfit(misfit), dt=prop.survey.dt,
                                  cutoff=cutoffs[0] if cutoffs else None, order=filter_order)
     if learning_rate is None:
@@ -80,12 +84,16 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
         history = model.fit(np.arange(prop.survey.nshots), observed, batch_size=batch_size,
                             epochs=epochs, shuffle=shuffle, verbose=verbose,
                             callbacks=fit_callbacks)
-    velocities = {"true": true_vp, "initial": start, "inverted": model.velocity}
+    velocities = {"true": true_vp, "initial": start_vp, "inverted": model.velocity}
+    estimate = model.estimate
     with _timed(timings, "evaluation"):
-        predicted = (prop.forward(start), prop.forward(velocities["inverted"]))
+        predicted = (prop.forward(start), prop.forward(estimate))
         misfits = _misfits(observed, predicted, loss, misfit)
     with _timed(timings, "outputs"):
         files = _write_models(out, velocities)
+        for name in (n for n in model.fields if n != "vp"):  # vp: inverted.npy
+            files[f"inverted_{name}"] = out / f"inverted_{name}.npy"
+            np.save(files[f"inverted_{name}"], estimate[name])
         files.update(_inversion_figures(out, prop, observed, velocities, predicted,
                                         loss.cutoff, history.history, (vmin, vmax)))
 
@@ -98,12 +106,14 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
                       "multiscale_cutoffs_hz": cutoffs or None,
                       "epochs_per_stage": epochs_per_stage, "filter_order": filter_order,
                       "vmin": vmin, "vmax": vmax, "water_mask": mask is not None,
+                      "physics": prop.physics.name, "fields": list(model.fields),
+                      "bounds": {k: list(v) for k, v in model.bounds.items()},
                       "shuffle": shuffle, "seed": seed},
         "timings": timings, "files": files, "inverted": velocities["inverted"],
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
     }
     if true_vp is not None:
-        result["model_error"] = _model_error(snapshots, start, velocities["inverted"])
+        result["model_error"] = _model_error(snapshots, start_vp, velocities["inverted"])
     return result
 
 

@@ -196,6 +196,22 @@ class _Choice:
         return self.canonical[value.lower()]
 
 
+class _Subset:
+    """A non-empty list of distinct names among ``choices`` (or one name); returns them in
+    the order of ``choices``."""
+
+    def __init__(self, choices):
+        self.choices = tuple(choices)
+        self.what = "a list of names among " + ", ".join(repr(c) for c in self.choices)
+
+    def __call__(self, value, field, ck):
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, (list, tuple)) or not names or \
+                any(n not in self.choices for n in names) or len(set(names)) != len(names):
+            return ck.error(field, f"expected {self.what}; got {_describe(value)}")
+        return [c for c in self.choices if c in names]
+
+
 class _Numbers:
     """A list of numbers; ``lengths`` the allowed lengths; a scalar is repeated if
     ``scalar_ok`` (to the first allowed length or ``repeat``)."""
