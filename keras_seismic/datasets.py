@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 from scipy import ndimage
 
+from . import checks
 from .grid import Grid
 from .survey import Survey
 from .wavelets import ricker
@@ -51,15 +52,6 @@ def _make_grid(name, shape, spacing, ndims):
     except ValueError as err:
         raise ValueError(f"{name}: {err}") from None
 
-
-def _positive(name, what, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: {what} must be a positive number; got {value!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: {what} must be a positive finite number; got {value}")
-    return value
 
 
 def _coordinates(grid):
@@ -165,10 +157,10 @@ def camembert(shape=(101, 101), spacing=10.0, background=2500.0, inclusion=3000.
         (3000.0, 2500.0)
     """
     grid = _make_grid("camembert", shape, spacing, (2, 3))
-    background = _positive("camembert", "background velocity (m/s)", background)
-    inclusion = _positive("camembert", "inclusion velocity (m/s)", inclusion)
+    background = checks.number(background, "camembert: background velocity (m/s)", low=0)
+    inclusion = checks.number(inclusion, "camembert: inclusion velocity (m/s)", low=0)
     radius = (0.25 * min(grid.extent) if radius is None
-              else _positive("camembert", "radius (metres)", radius))
+              else checks.number(radius, "camembert: radius (metres)", low=0))
     coords = _coordinates(grid)
     dist2 = sum((c - 0.5 * e) ** 2 for c, e in zip(coords, grid.extent))
     vp = np.where(dist2 <= radius ** 2 * (1 + 1e-12), inclusion, background)
@@ -338,7 +330,7 @@ def water_mask(vp, water_velocity=WATER_VELOCITY):
         (0.0, 1.0)
     """
     vp = _velocity_array("water_mask", vp)
-    water_velocity = _positive("water_mask", "water_velocity (m/s)", water_velocity)
+    water_velocity = checks.number(water_velocity, "water_mask: water_velocity (m/s)", low=0)
     is_water = np.abs(vp - water_velocity) <= _WATER_TOLERANCE
     labels, _ = ndimage.label(is_water)
     top_labels = np.unique(labels[..., 0])
@@ -498,13 +490,13 @@ def surface_survey(grid, nshots=8, nrec=None, f0=10.0, duration=None, dt=None,
                          f"{type(grid).__name__}")
     if isinstance(nshots, bool) or not isinstance(nshots, numbers.Integral) or nshots < 1:
         raise ValueError(f"surface_survey: nshots must be a whole number >= 1; got {nshots!r}")
-    f0 = _positive("surface_survey", "f0 (Hz)", f0)
+    f0 = checks.number(f0, "surface_survey: f0 (Hz)", low=0)
     if dt is None:
         dt = _round_dt(1.0 / (30.0 * f0))
-    dt = _positive("surface_survey", "dt (s)", dt)
+    dt = checks.number(dt, "surface_survey: dt (s)", low=0)
     if duration is None:
         duration = min(2.0 * grid.extent[-1] / WATER_VELOCITY + 3.0 / f0, 8.0)
-    duration = _positive("surface_survey", "duration (s)", duration)
+    duration = checks.number(duration, "surface_survey: duration (s)", low=0)
     nt = int(round(duration / dt)) + 1
     if nt < 2:
         raise ValueError(f"surface_survey: duration={duration} s is shorter than dt={dt} s")

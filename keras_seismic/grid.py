@@ -2,6 +2,8 @@
 absorbing layer)."""
 import numpy as np
 
+from . import checks
+
 __all__ = ["Grid"]
 
 
@@ -25,8 +27,8 @@ class Grid:
         shape = tuple(shape)
         if len(shape) not in (2, 3):
             raise ValueError(f"Grid shape must have 2 or 3 axes (x, z) or (x, y, z); got {shape}")
-        if any(int(n) != n or n < 3 for n in shape):
-            raise ValueError(f"Grid shape must be whole numbers >= 3; got {shape}")
+        shape = tuple(checks.whole(n, f"Grid shape {shape}: each axis", low=3)
+                      for n in shape)
         spacing = tuple(float(h) for h in spacing)
         if len(spacing) != len(shape) or not all(np.isfinite(h) and h > 0 for h in spacing):
             raise ValueError(f"Grid spacing must be {len(shape)} positive finite lengths in "
@@ -35,7 +37,7 @@ class Grid:
         if len(origin) != len(shape) or not all(np.isfinite(o) for o in origin):
             raise ValueError(f"Grid origin must be {len(shape)} finite coordinates in metres; "
                              f"got {origin}")
-        self.shape = tuple(int(n) for n in shape)
+        self.shape = shape
         self.spacing = spacing
         self.origin = origin
 

@@ -2,6 +2,8 @@
 wavelets of an acquisition."""
 import numpy as np
 
+from . import checks
+
 __all__ = ["Survey"]
 
 
@@ -48,11 +50,8 @@ class Survey:
     """
 
     def __init__(self, sources, receivers, dt, nt, wavelet):
-        if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"Survey: dt must be a positive number of seconds; got {dt}")
-        if int(nt) != nt or nt < 2:
-            raise ValueError(f"Survey: nt must be a whole number of samples >= 2; got {nt}")
-        self.dt, self.nt = float(dt), int(nt)
+        self.dt = checks.number(dt, "Survey: dt", low=0, unit="seconds")
+        self.nt = checks.whole(nt, "Survey: nt", low=2, what="a whole number of samples")
         self.sources = _positions("sources", sources)
         self.receivers = _positions("receivers", receivers, nshots=self.nshots)
         if self.receivers.shape[0] != self.nshots:

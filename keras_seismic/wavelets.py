@@ -1,6 +1,8 @@
 """What is fired: source wavelets on the survey's time axis."""
 import numpy as np
 
+from . import checks
+
 __all__ = ["ricker"]
 
 
@@ -22,14 +24,11 @@ def ricker(f0, dt, nt, delay=None):
         >>> int(w.argmax())
         75
     """
-    if not (np.isfinite(f0) and f0 > 0):
-        raise ValueError(f"ricker: peak frequency f0 must be a positive number of Hz; got {f0}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"ricker: dt must be a positive number of seconds; got {dt}")
-    if int(nt) != nt or nt < 1:
-        raise ValueError(f"ricker: nt must be a positive whole number of samples; got {nt}")
+    f0 = checks.number(f0, "ricker: peak frequency f0", low=0, unit="Hz")
+    dt = checks.number(dt, "ricker: dt", low=0, unit="seconds")
+    nt = checks.whole(nt, "ricker: nt", low=1, what="a whole number of samples")
     delay = 1.5 / f0 if delay is None else float(delay)
-    arg = (np.pi * f0 * (np.arange(int(nt)) * dt - delay)) ** 2
+    arg = (np.pi * f0 * (np.arange(nt) * dt - delay)) ** 2
     return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
 
 

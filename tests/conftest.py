@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the suite in one process a core (pytest -n): each solve then keeps
+    # to one thread, since OpenMP slows 20-30x when two all-core solves share the cores.
+    # Read by Devito when it is first imported, which comes later than this.
+    os.environ["OMP_NUM_THREADS"] = "1"
 sys.path.insert(0, os.path.dirname(__file__))
 
 

@@ -236,7 +236,14 @@ def _set(config, dotted, value):
     return config
 
 
-DELETE = object()
+class _Delete:
+    """Marks a field to delete; its repr keeps test ids the same in every process."""
+
+    def __repr__(self):
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 BAD_FWI = [
     # (field to change, bad value, field named in the message)

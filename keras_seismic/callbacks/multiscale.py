@@ -5,7 +5,8 @@ import math
 import keras
 import numpy as np
 
-from ..losses.misfits import FilteredMisfit, _whole
+from .. import checks
+from ..losses.misfits import FilteredMisfit
 
 __all__ = ["MultiscaleSchedule"]
 
@@ -67,11 +68,11 @@ class MultiscaleSchedule(keras.callbacks.Callback):
             if len(epochs_per_stage) != n:
                 raise ValueError(f"MultiscaleSchedule: epochs_per_stage needs one number a "
                                  f"stage ({n}); got {len(epochs_per_stage)}")
-            epochs_per_stage = [_whole("MultiscaleSchedule", "epochs_per_stage", e)
+            epochs_per_stage = [checks.whole(e, "MultiscaleSchedule: epochs_per_stage", low=1)
                                 for e in epochs_per_stage]
             boundaries = np.cumsum(epochs_per_stage[:-1]).tolist()
         else:
-            boundaries = [_whole("MultiscaleSchedule", "boundaries", b)
+            boundaries = [checks.whole(b, "MultiscaleSchedule: boundaries", low=1)
                           for b in (list(boundaries) if np.ndim(boundaries) else [boundaries])]
             if len(boundaries) != n - 1:
                 raise ValueError(f"MultiscaleSchedule: boundaries needs len(cutoffs) - 1 = "

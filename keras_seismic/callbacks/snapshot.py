@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from ..grid import Grid
-from ..losses.misfits import _whole
+from .. import checks
 from ..models import LSRTM
 
 __all__ = ["VelocitySnapshot"]
@@ -68,7 +68,7 @@ class VelocitySnapshot(keras.callbacks.Callback):
         if directory is None or str(directory) == "":
             raise ValueError("VelocitySnapshot: give the directory to write to")
         self.directory = Path(directory)
-        self.every = _whole("VelocitySnapshot", "every", every)
+        self.every = checks.whole(every, "VelocitySnapshot: every", low=1)
         if true_vp is not None:
             true_vp = np.asarray(true_vp, dtype=np.float32)
             if not np.all(np.isfinite(true_vp)):

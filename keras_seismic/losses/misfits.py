@@ -7,9 +7,9 @@ and dtypes they share.
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from .. import checks
 from .signal import analytic_power, lowpass, normalize_traces, tiny
 
 __all__ = ["L2Misfit", "NormalizedMisfit", "StudentTMisfit", "EnvelopeMisfit",
@@ -30,22 +30,6 @@ def _float_dtype(dtype):
     return "float64" if name == "float64" else "float32"
 
 
-def _positive(owner, name, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {name} must be a positive number; got {value!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}: {name} must be a positive finite number; got {value}")
-    return value
-
-
-def _whole(owner, name, value, minimum=1):
-    """``value`` as an int >= ``minimum``, or a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or \
-            not math.isfinite(value) or int(value) != value or value < minimum:
-        raise ValueError(f"{owner}: {name} must be a whole number >= {minimum}; got {value!r}")
-    return int(value)
 
 
 class _Misfit(keras.losses.Loss):
@@ -156,7 +140,7 @@ class NormalizedMisfit(_Misfit):
 
     def __init__(self, epsilon=1e-3, reduction="sum", name=None, dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.epsilon = _positive("NormalizedMisfit", "epsilon", epsilon)
+        self.epsilon = checks.number(epsilon, "NormalizedMisfit: epsilon", low=0)
 
     def _per_shot(self, y_true, y_pred):
         residual = (normalize_traces(y_pred, self.epsilon)
@@ -200,7 +184,7 @@ class StudentTMisfit(_Misfit):
 
     def __init__(self, k=2.0, reduction="sum", name=None, dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.k = _positive("StudentTMisfit", "k", k)
+        self.k = checks.number(k, "StudentTMisfit: k", low=0)
 
     def _per_shot(self, y_true, y_pred):
         residual = y_pred - y_true
@@ -246,7 +230,7 @@ class EnvelopeMisfit(_Misfit):
 
     def __init__(self, epsilon=1e-3, reduction="sum", name=None, dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.epsilon = _positive("EnvelopeMisfit", "epsilon", epsilon)
+        self.epsilon = checks.number(epsilon, "EnvelopeMisfit: epsilon", low=0)
 
     def _per_shot(self, y_true, y_pred):
         power_true = analytic_power(y_true)
@@ -333,8 +317,8 @@ class FilteredMisfit(_Misfit):
             raise ValueError("FilteredMisfit: give the time sampling dt of the data in "
                              "seconds (the survey's dt)")
         self.misfit = misfit
-        self.dt = _positive("FilteredMisfit", "dt", dt)
-        self.order = _whole("FilteredMisfit", "order", order)
+        self.dt = checks.number(dt, "FilteredMisfit: dt", low=0)
+        self.order = checks.whole(order, "FilteredMisfit: order", low=1)
         with tf.init_scope():        # a plain eager variable, even if built inside a graph
             self._cutoff = tf.Variable(self._check_cutoff(cutoff), trainable=False,
                                        dtype=tf.float64, name="cutoff")
@@ -348,7 +332,7 @@ class FilteredMisfit(_Misfit):
     def _check_cutoff(cutoff):
         if cutoff is None:
             return math.inf
-        return _positive("FilteredMisfit", "cutoff", cutoff)
+        return checks.number(cutoff, "FilteredMisfit: cutoff", low=0)
 
     @property
     def cutoff(self):

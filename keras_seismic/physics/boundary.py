@@ -24,7 +24,7 @@ class Padding:
         ndim = len(self.shape)
         self.lower = [width] * ndim
         self.upper = [width] * ndim
-        self.free_surface = free_surface
+        self.free_surface, self.space_order = free_surface, space_order
         if free_surface:
             self.lower[-1] = space_order // 2
         self.width = width

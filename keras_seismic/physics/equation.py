@@ -85,12 +85,13 @@ class WaveEquation:
         return 1.0
 
     # -- kernel fields and chain rules (numpy, padded grid) --------------------------------
-    def media(self, model, padding):
-        """The kernel fields of a model, float32 on the padded grid."""
+    def media(self, model, padding, spacing):
+        """The kernel fields of a model, float32 on the padded grid (of cells of
+        ``spacing`` m)."""
         return {p.kernel: self._pad(padding, self.to_kernel(p.name, model[p.name]), p.name)
                 for p in self.parameters}
 
-    def perturbation(self, model, dmodel, padding):
+    def perturbation(self, model, dmodel, padding, spacing):
         """The kernel-field perturbations ``{"d" + kernel: field}`` of a perturbation
         ``dmodel`` of some of the parameters (the chain rule, linearised at ``model``)."""
         return {"d" + self.parameter(n).kernel: self._pad(

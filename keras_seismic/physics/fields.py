@@ -31,6 +31,23 @@ def second_derivative_weights(space_order):
         j**2 * fact(k - j) * fact(k + j))
 
 
+def laplacian(field, spacing, space_order, mode):
+    """The centred Laplacian of ``space_order`` of a padded field, in numpy (float64), as a
+    kernel's ``f.laplace`` computes it when the field's halo holds ``np.pad(field,
+    mode=mode)`` ("edge" for a medium, "constant", i.e. zeros, for a perturbation)."""
+    reach = space_order // 2
+    extended = np.pad(np.asarray(field, np.float64), reach, mode=mode)
+    centre = tuple(slice(reach, reach + n) for n in np.shape(field))
+    out = np.zeros(np.shape(field))
+    for axis, h in enumerate(spacing):
+        for j, c in enumerate(second_derivative_weights(space_order), 1):
+            for shift in (j, -j):
+                window = list(centre)
+                window[axis] = slice(reach + shift, reach + shift + np.shape(field)[axis])
+                out += c / h**2 * (extended[tuple(window)] - extended[centre])
+    return out
+
+
 def stencil_sum(space_order):
     """Largest eigenvalue of the 1-D centred second-derivative stencil of ``space_order``
     on a unit grid (its symbol at the Nyquist wavenumber); sets the CFL limit."""

@@ -314,8 +314,8 @@ class WaveSolver:
             args = self._media(media, damp)
             args.update({"d" + f: self._buffer(kernels.parameter, "d" + f, shape)
                          for f in fields})
-            for name, value in perturbation.items():
-                self.values(args[name])[:] = value
+            args.update({name: self._field(name, value)
+                         for name, value in perturbation.items()})
             for name in ("u", "du"):
                 args[name] = self._buffer(kernels.wavefield, name, shape)
             args["src"] = self._points("src", shape, src_coords, src, nsteps)

@@ -49,7 +49,8 @@ class ShotModel:
 
     def _prepare(self, fields):
         prop = self.prop
-        return prop.physics.media(fields, prop.padding), prop.time_steps(fields)
+        return prop.physics.media(fields, prop.padding, prop.grid.spacing), \
+            prop.time_steps(fields)
 
     def shot(self, i):
         """``(media, fields, (dt, nsteps))`` of the i-th shot. Each shot's time step comes
@@ -123,7 +124,8 @@ def born_task(shared, item):
     prop = model.prop
     media, fields, (dt, nsteps) = model.shot(i)
     dfields = {name: d if d.ndim == prop.grid.ndim else d[i] for name, d in dmodel.items()}
-    perturbation = prop.physics.perturbation(fields, dfields, prop.padding)
+    perturbation = prop.physics.perturbation(fields, dfields, prop.padding,
+                                             prop.grid.spacing)
     rhs = prop._point_source(prop.survey.wavelet[shot], nsteps)
     data = prop._solver.born(media, prop._damp, dt, prop._rec_coords[shot],
                              prop._src_coords[shot], rhs, perturbation)
