@@ -179,14 +179,13 @@ class Density(WaveEquation):
     def contrast(self, rho, space_order):
         """The largest ratio of two densities at most ``space_order / 2`` cells apart
         along an axis."""
-        rho = np.asarray(rho, np.float64)
-        worst = 1.0
-        for axis in range(rho.ndim):
-            for j in range(1, min(space_order // 2, rho.shape[axis] - 1) + 1):
-                a = np.take(rho, range(j, rho.shape[axis]), axis=axis)
-                c = np.take(rho, range(rho.shape[axis] - j), axis=axis)
-                worst = max(worst, float(np.max(np.maximum(a / c, c / a))))
-        return worst
+        log = np.log(np.asarray(rho, np.float64))
+        worst = 0.0
+        for axis in range(log.ndim):
+            moved = np.moveaxis(log, axis, 0)
+            for j in range(1, min(space_order // 2, moved.shape[0] - 1) + 1):
+                worst = max(worst, float(np.max(np.abs(moved[j:] - moved[:-j]))))
+        return float(np.exp(worst))
 
     def check(self, model, space_order):
         ratio = self.contrast(model["rho"], space_order)
