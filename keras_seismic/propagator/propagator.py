@@ -246,8 +246,8 @@ class Propagator:
             raise ValueError(f"{name} has the fields {tuple(dmodel)}; expected a non-empty "
                              f"subset of {self.parameters}")
         shapes = [self.grid.shape, (n, *self.grid.shape)]
-        label = "velocity perturbation" if len(self.parameters) == 1 else name
-        return {k: checks.field(v, label if len(self.parameters) == 1 else f"{name} {k!r}",
+        one = len(self.parameters) == 1
+        return {k: checks.field(v, "velocity perturbation" if one else f"{name} {k!r}",
                                 shapes, "the grid shape, or one a shot")
                 for k, v in dmodel.items()}
 
