@@ -10,15 +10,15 @@ interleaved calls, so that a slow or busy spell of the machine hits every row al
 - ``layer train step``: forward with the stored wavefield, L2 misfit, ``tape.gradient``;
 - ``propagator forward + gradient``: ``forward_with_state`` + ``gradient`` in numpy.
 
-Then variable-density acoustics against constant density on the same record (forward
-and training step), and an epoch of ``ks.models.FWI.fit`` on the built-in faulted model (200 x 80 cells, 16
+Then each other physics (variable density, TTI, visco-acoustic) against constant-density
+acoustics on the same record (forward and training step), and an epoch of ``ks.models.FWI.fit`` on the built-in faulted model (200 x 80 cells, 16
 shots, batch 4) against the propagator's own forward and gradient of the same batches,
 also interleaved.
 
 Problem: 401 x 201 cells at 10 m, space order 8, 40 absorbing cells, 1.5 s at 2 ms, a
 two-layer model of 2000 and 2500 m/s, 401 receivers at 20 m depth, one source.
 
-    .venv/bin/python benchmarks/short_record.py [--repeat 7] [--only density]
+    .venv/bin/python benchmarks/short_record.py [--repeat 7] [--only tti]
 """
 import argparse
 import os
@@ -123,52 +123,68 @@ def short_record(repeat):
           f"{wall['layer train step'] / wall['propagator forward + gradient']:6.3f}")
 
 
-def density_row(repeat):
-    """Variable-density acoustics on the short record (a two-layer density of 1800 and
-    2300 kg/m^3 under the two velocities) against constant density: forward and training
-    step (forward with the stored wavefield, and the gradients of both fields), timed
-    interleaved."""
+def _two_layers(vp, upper, lower):
+    """A field of ``vp``'s shape: ``upper`` above the velocity's interface, ``lower``
+    below."""
+    field = np.where(np.arange(vp.shape[1]) < vp.shape[1] // 2, upper, lower)
+    return np.ascontiguousarray(np.broadcast_to(field, vp.shape), np.float32)
+
+
+#: The fields besides vp of each physics' row, above and below the interface.
+ROWS = {
+    "acoustic-density": {"rho": (1800.0, 2300.0)},
+    "tti": {"epsilon": (0.1, 0.2), "delta": (0.05, 0.1), "theta": (0.0, 0.35)},
+    "visco-acoustic": {"qp": (100.0, 50.0)},
+}
+
+
+def physics_row(repeat, physics):
+    """A physics on the short record, its other fields two-layered too (``ROWS``),
+    against constant-density acoustics: forward and training step (forward with the
+    stored wavefield, and the gradients of every linearised field), timed interleaved."""
     import keras_seismic as ks
 
     acoustic, vp = two_layer_problem()
-    density = ks.Propagator(acoustic.grid, acoustic.survey, physics="acoustic-density",
-                            space_order=acoustic.space_order,
-                            absorbing_width=acoustic.absorbing_width)
-    rho = np.where(np.arange(vp.shape[1]) < vp.shape[1] // 2, 1800.0, 2300.0)
-    model = {"vp": vp, "rho": np.ascontiguousarray(np.broadcast_to(rho, vp.shape),
-                                                   np.float32)}
-    observed = density.forward({k: v * 1.01 for k, v in model.items()})
+    other = ks.Propagator(acoustic.grid, acoustic.survey, physics=physics,
+                          space_order=acoustic.space_order,
+                          absorbing_width=acoustic.absorbing_width)
+    model = {"vp": vp, **{k: _two_layers(vp, *v) for k, v in ROWS[physics].items()}}
+    observed = {"acoustic": acoustic.forward(vp * 1.01),
+                physics: other.forward(dict(model, vp=vp * 1.01))}
 
     def step(prop, m, fields=None):
         data, state = prop.forward_with_state(m)
-        prop.gradient(state, data - observed, fields=fields)
+        prop.gradient(state, data - observed[prop.physics.name], fields=fields)
         state.release()
 
     nothing = lambda: None  # noqa: E731
-    medians = interleaved({
-        "constant density forward": (nothing, lambda: acoustic.forward(vp)),
-        "constant density step": (nothing, lambda: step(acoustic, vp)),
-        "variable density forward": (nothing, lambda: density.forward(model)),
-        "variable density step": (nothing, lambda: step(density, model)),
-        "variable density step, vp only": (nothing, lambda: step(density, model, "vp"))},
-        repeat)
-    steps = {"constant": acoustic.time_steps(vp)[1], "variable": density.time_steps(model)[1]}
-    print(f"variable density: {acoustic.grid.shape} cells, {steps['constant']} / "
-          f"{steps['variable']} internal steps (constant / variable), median of {repeat}")
+    calls = {"acoustic forward": (nothing, lambda: acoustic.forward(vp)),
+             "acoustic step": (nothing, lambda: step(acoustic, vp)),
+             f"{physics} forward": (nothing, lambda: other.forward(model)),
+             f"{physics} step": (nothing, lambda: step(other, model))}
+    if len(other.physics.linearised) > 1:
+        calls[f"{physics} step, vp only"] = (nothing, lambda: step(other, model, "vp"))
+    medians = interleaved(calls, repeat)
+    print(f"{physics}: {acoustic.grid.shape} cells, {acoustic.time_steps(vp)[1]} / "
+          f"{other.time_steps(model)[1]} internal steps (acoustic / {physics}), median of "
+          f"{repeat}")
     for name, (seconds, apply) in medians.items():
         print(f"  {name:32s} {seconds * 1e3:8.1f} ms  {100 * (1 - apply / seconds):4.1f}% "
               f"outside Operator.apply")
     wall = {name: seconds for name, (seconds, _) in medians.items()}
-    print(f"  variable / constant forward      "
-          f"{wall['variable density forward'] / wall['constant density forward']:6.3f}"
-          f"   (target <= 1.9)")
-    print(f"  variable step / variable forward "
-          f"{wall['variable density step'] / wall['variable density forward']:6.3f}"
-          f"   (target <= 2.3)")
-    print(f"  vp-only step / variable forward  "
-          f"{wall['variable density step, vp only'] / wall['variable density forward']:6.3f}")
-    print(f"  constant step / constant forward "
-          f"{wall['constant density step'] / wall['constant density forward']:6.3f}")
+    targets = {"forward": "   (target <= 1.9)", "step": "   (target <= 2.3)"} \
+        if physics == "acoustic-density" else {"forward": "", "step": ""}
+    print(f"  forward / acoustic forward       "
+          f"{wall[f'{physics} forward'] / wall['acoustic forward']:6.3f}{targets['forward']}")
+    print(f"  step / acoustic step             "
+          f"{wall[f'{physics} step'] / wall['acoustic step']:6.3f}")
+    print(f"  step / forward                   "
+          f"{wall[f'{physics} step'] / wall[f'{physics} forward']:6.3f}{targets['step']}")
+    if f"{physics} step, vp only" in wall:
+        print(f"  vp-only step / forward           "
+              f"{wall[f'{physics} step, vp only'] / wall[f'{physics} forward']:6.3f}")
+    print(f"  acoustic step / acoustic forward "
+          f"{wall['acoustic step'] / wall['acoustic forward']:6.3f}")
 
 
 def fit_epoch(repeat):
@@ -210,13 +226,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="timed calls a row")
     parser.add_argument("--epochs", type=int, default=3, help="timed fit epochs")
-    parser.add_argument("--only", choices=("short", "density", "fit"),
+    parser.add_argument("--only", choices=("short", *ROWS, "fit"),
                         help="run one part alone")
     args = parser.parse_args(argv)
     if args.only in (None, "short"):
         short_record(args.repeat)
-    if args.only in (None, "density"):
-        density_row(args.repeat)
+    for physics in ROWS:
+        if args.only in (None, physics):
+            physics_row(args.repeat, physics)
     if args.only in (None, "fit"):
         fit_epoch(args.epochs)
 

@@ -57,6 +57,39 @@ def migration_figure(nshots=4):
          "migration.png")
 
 
+def snapshot(physics, model, grid, time=0.3, f0=15.0, step=2):
+    """The pressure at ``time`` (s) of a point source at the centre of ``grid``: recorded
+    by receivers on every ``step``-th grid point, the last sample of each."""
+    dt = 0.001
+    nt = int(round(time / dt)) + 1
+    centre = [0.5 * e for e in grid.extent]
+    axes = [np.arange(0, n, step) * h for n, h in zip(grid.shape, grid.spacing)]
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    survey = ks.Survey([centre], points.reshape(-1, grid.ndim), dt, nt,
+                       ks.ricker(f0, dt, nt, delay=1.0 / f0))
+    prop = ks.Propagator(grid, survey, physics=physics, absorbing_width=40)
+    field = prop.forward(model)[0, -1].reshape(points.shape[:-1])
+    return field, ks.Grid(field.shape, tuple(step * h for h in grid.spacing))
+
+
+def wavefront_figures():
+    """Wavefront snapshots of a point source in a tilted TTI medium and in a medium with a
+    low-Q half (right)."""
+    grid = ks.Grid((201, 201), (5.0, 5.0))
+    full = lambda value: np.full(grid.shape, value, np.float32)  # noqa: E731
+    tti = {"vp": full(2000.0), "epsilon": full(0.25), "delta": full(0.1),
+           "theta": full(np.deg2rad(30.0))}
+    field, coarse = snapshot("tti", tti, grid)
+    save(plotting.plot_image(field, coarse, title="TTI: epsilon 0.25, delta 0.1, tilt 30°"
+                             ", at 0.3 s"), "tti_wavefront.png")
+    qp = full(1e4)
+    qp[grid.shape[0] // 2:] = 20.0
+    field, coarse = snapshot("visco-acoustic", {"vp": full(2000.0), "qp": qp}, grid)
+    save(plotting.plot_image(field, coarse, title="visco-acoustic: Q 10000 (left), 20 "
+                             "(right), at 0.3 s"), "visco_wavefront.png")
+
+
 if __name__ == "__main__":
     fwi_figures()
     migration_figure()
+    wavefront_figures()

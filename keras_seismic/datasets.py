@@ -13,8 +13,8 @@ from .grid import Grid
 from .survey import Survey
 from .wavelets import ricker
 
-__all__ = ["layered", "camembert", "faulted", "smooth", "water_mask", "gardner", "surface_survey",
-           "WATER_VELOCITY", "SALT_VELOCITY"]
+__all__ = ["layered", "camembert", "faulted", "faulted_tti", "faulted_visco", "smooth",
+           "water_mask", "gardner", "surface_survey", "WATER_VELOCITY", "SALT_VELOCITY"]
 
 #: Velocity of sea water used by the built-in models, m/s.
 WATER_VELOCITY = 1500.0
@@ -197,23 +197,105 @@ def faulted(shape=(301, 121), spacing=10.0, seed=0, nfaults=None):
         >>> float(vp[0, 0]), float(vp.max())
         (1500.0, 4500.0)
     """
-    grid = _make_grid("faulted", shape, spacing, (2, 3))
+    grid, (vp, _) = _faulted("faulted", shape, spacing, seed, nfaults)
+    return grid, vp
+
+
+def _faulted(name, shape, spacing, seed, nfaults):
+    """The grid of :func:`faulted` and float32 ``(vp, stratigraphic depth)`` on it."""
+    grid = _make_grid(name, shape, spacing, (2, 3))
     nx, nz = grid.shape[0], grid.shape[-1]
     if nx < 20 or nz < 20:
-        raise ValueError(f"faulted: the model needs at least 20 grid points along x and z to "
+        raise ValueError(f"{name}: the model needs at least 20 grid points along x and z to "
                          f"hold its structures; got shape {grid.shape}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"faulted: seed must be a non-negative integer; got {seed!r}")
+        raise ValueError(f"{name}: seed must be a non-negative integer; got {seed!r}")
     if nfaults is not None and (isinstance(nfaults, bool) or nfaults not in (0, 1, 2)):
-        raise ValueError(f"faulted: nfaults must be 0, 1, 2 or None; got {nfaults!r}")
-    section = _faulted_section(nx, nz, grid.spacing[0], grid.spacing[-1], int(seed), nfaults)
+        raise ValueError(f"{name}: nfaults must be 0, 1, 2 or None; got {nfaults!r}")
+    sections = _faulted_section(nx, nz, grid.spacing[0], grid.spacing[-1], int(seed),
+                                nfaults)
     if grid.ndim == 3:
-        section = np.repeat(section[:, None, :], grid.shape[1], axis=1)
-    return grid, section.astype(np.float32)
+        sections = [np.repeat(f[:, None, :], grid.shape[1], axis=1) for f in sections]
+    return grid, [f.astype(np.float32) for f in sections]
+
+
+def faulted_tti(shape=(301, 121), spacing=10.0, seed=0, nfaults=None):
+    """The :func:`faulted` section as a TTI medium whose anisotropy follows the layers.
+
+    The symmetry axis is normal to the bedding everywhere in the sediments (``theta`` is
+    the layers' dip; a median over 5 cells keeps the fault planes out of it), and the
+    anisotropy grows with the sediments' velocity, from ``epsilon = 0.05`` at 1600 m/s to
+    0.2 at 4000 m/s, with ``delta = epsilon / 2``. Water and salt are isotropic, so a
+    source in the water excites no shear artefact (see ``keras_seismic.physics.tti``).
+    In 3-D the section is extruded along y and the axis stays in the x-z plane
+    (``phi = 0``).
+
+    Args:
+        shape, spacing, seed, nfaults: as for :func:`faulted`.
+
+    Returns:
+        ``(grid, model)``: the grid and a dict of float32 fields of ``grid.shape``:
+        ``vp`` (m/s, along the symmetry axis), ``epsilon``, ``delta`` and ``theta``
+        (radians), and in 3-D ``phi`` (radians): the model of ``physics="tti"``.
+
+    Example:
+        >>> grid, model = faulted_tti(shape=(301, 121), seed=1)
+        >>> sorted(model)
+        ['delta', 'epsilon', 'theta', 'vp']
+    """
+    grid, (vp, strat) = _faulted("faulted_tti", shape, spacing, seed, nfaults)
+    spacing = grid.spacing
+    # The bedding's normal is the gradient of the depth at which each point was deposited;
+    # the median drops the faults, across which that depth jumps.
+    slope = np.gradient(strat.astype(np.float64), *spacing)
+    theta = ndimage.median_filter(np.arctan2(slope[0], slope[-1]), size=5)
+    low, high = _SEDIMENT_RANGE
+    sediment = (vp > WATER_VELOCITY) & (vp < SALT_VELOCITY)
+    epsilon = np.where(sediment, 0.05 + 0.15 * (vp - low) / (high - low), 0.0)
+    model = {"vp": vp, "epsilon": epsilon, "delta": 0.5 * epsilon,
+             "theta": np.where(sediment, theta, 0.0)}
+    if grid.ndim == 3:
+        model["phi"] = np.zeros(grid.shape)
+    return grid, {k: v.astype(np.float32) for k, v in model.items()}
+
+
+def faulted_visco(shape=(301, 121), spacing=10.0, seed=0, nfaults=None, gas_q=20.0):
+    """The :func:`faulted` section with attenuation, and a low-Q zone (a gas cloud).
+
+    The quality factor grows with the sediments' velocity, from 40 at 1600 m/s to 160 at
+    4000 m/s; water has Q = 10000 and salt Q = 500. A gas cloud, an ellipse a fifth of
+    the section wide and an eighth of its depth high centred at 35% of its width and 40%
+    of its depth, has ``gas_q``, with a smooth rim.
+
+    Args:
+        shape, spacing, seed, nfaults: as for :func:`faulted`.
+        gas_q: the quality factor in the gas cloud (> 1).
+
+    Returns:
+        ``(grid, model)``: the grid and a dict of float32 fields of ``grid.shape``, ``vp``
+        (m/s) and ``qp`` (dimensionless): the model of ``physics="visco-acoustic"``.
+
+    Example:
+        >>> grid, model = faulted_visco(shape=(301, 121), seed=1)
+        >>> round(float(model["qp"].min()))
+        20
+    """
+    gas_q = checks.number(gas_q, "faulted_visco: gas_q", low=1.0)
+    grid, (vp, _) = _faulted("faulted_visco", shape, spacing, seed, nfaults)
+    low, high = _SEDIMENT_RANGE
+    qp = np.where(vp <= WATER_VELOCITY, 1e4, np.where(
+        vp >= SALT_VELOCITY, 500.0, 40.0 + 120.0 * np.clip((vp - low) / (high - low), 0, 1)))
+    coordinates = _coordinates(grid)
+    x, z = coordinates[0] / grid.extent[0], coordinates[-1] / grid.extent[-1]
+    distance = np.hypot((x - 0.35) / 0.1, (z - 0.4) / 0.0625)
+    inside = np.clip(1.5 - distance, 0.0, 1.0)  # 1 inside, a ramp over the rim
+    qp = np.exp((1 - inside) * np.log(qp) + inside * np.log(gas_q))
+    return grid, {"vp": vp, "qp": qp.astype(np.float32)}
 
 
 def _faulted_section(nx, nz, dx, dz, seed, nfaults):
-    """The 2-D (nx, nz) section of :func:`faulted` in float64."""
+    """The 2-D (nx, nz) section of :func:`faulted` and the depth at which each point was
+    deposited, float64."""
     rng = np.random.default_rng(seed)
     lx, lz = (nx - 1) * dx, (nz - 1) * dz
     x = np.arange(nx) * dx
@@ -304,7 +386,7 @@ def _faulted_section(nx, nz, dx, dz, seed, nfaults):
     salt = (height[:, None] > 0) & (zz > top[:, None]) & (zz < base[:, None])
     vp[salt] = SALT_VELOCITY
     vp[water] = WATER_VELOCITY
-    return vp
+    return vp, strat
 
 
 # ----------------------------------------------------------------------------- helpers for FWI

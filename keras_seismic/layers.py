@@ -229,8 +229,8 @@ class Modeling(_WaveLayer):
         velocity_gradient: whether to compute the gradient with respect to the model (it
             costs the storage of the forward wavefield and the imaging); set False for
             source estimation in a fixed model.
-        fields: the names of the fields whose gradients to compute (default all of
-            ``propagator.parameters``; the others get zeros), e.g. ``("vp",)`` when the
+        fields: the names of the fields whose gradients to compute (default every field
+            the physics linearises; the others get zeros), e.g. ``("vp",)`` when the
             density is known.
 
     Call args:
@@ -369,7 +369,7 @@ class Migration(_FixedBackground):
 
     @property
     def _output_fields(self):
-        return self.propagator.parameters
+        return self.propagator.physics.linearised
 
     def call(self, inputs, shots=None):
         data, shots = self._unpack(inputs, (shots,))

@@ -71,8 +71,9 @@ class FWI(_Inversion):
             ``sum_t u^2`` of the initial model. Both keep the mask and are normalised to a
             maximum of 1; they matter most for SGD and L-BFGS (Adam rescales per cell).
         depth_power: exponent of the depth preconditioner.
-        fields: the names of the fields to invert (default all of ``prop.parameters``);
-            the others stay as in the initial model.
+        fields: the names of the fields to invert (default all that the physics
+            linearises: every field, or ``vp`` alone for ``"tti"`` and
+            ``"visco-acoustic"``); the others stay as in the initial model.
         bounds: ``{name: (low, high)}``: the bounds of each inverted field other than vp
             (whose bounds are vmin and vmax), in its unit; required for every one.
 

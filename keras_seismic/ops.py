@@ -9,7 +9,8 @@ A model is one tensor (a one-parameter physics) or a dict of tensors keyed by
 ``prop.parameters``, each ``(batch, *grid.shape)``; a batch of 1 is one model shared by
 every shot of the batch (its gradient is then the sum over the shots, which a
 DaskExecutor adds up on the workers rather than sending every shot's gradient here).
-Every field gets its gradient, unless ``fields`` names a subset: the others get zeros.
+Every field the physics linearises gets its gradient, unless ``fields`` names a subset:
+the others (and the fields a physics holds fixed) get zeros.
 
 The forward wavefield that a model gradient needs is stored by the forward pass (when
 ``keep`` is true, i.e. while training) in a small registry, handed to the backward pass by
@@ -184,7 +185,8 @@ def modeling(prop, model, shots, wavelet=None, keep=True, velocity_gradient=True
         keep: store the forward wavefield for the backward pass (training).
         velocity_gradient: False when the model is fixed: nothing is stored, and the
             backward pass only computes the wavelet gradient (a plain adjoint solve).
-        fields: the names of the fields whose gradients to compute (default all).
+        fields: the names of the fields whose gradients to compute (default all that the
+            physics linearises).
 
     Returns:
         float32 (batch, nt, nrec).

@@ -32,13 +32,26 @@ def ricker(f0, dt, nt, delay=None):
     return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
 
 
-def highest_frequency(wavelet, dt, threshold=1e-3):
-    """Highest frequency in Hz at which the amplitude spectrum of ``wavelet`` (..., nt)
-    still reaches ``threshold`` times its peak; used to size grids and subsample storage."""
+def _spectrum(wavelet, dt):
+    """Frequencies (Hz) and the largest amplitude spectrum of the wavelets (..., nt)."""
     wavelet = np.asarray(wavelet, dtype=np.float64).reshape(-1, np.shape(wavelet)[-1])
     nfft = 4 * wavelet.shape[-1]
     spectrum = np.abs(np.fft.rfft(wavelet, n=nfft, axis=-1)).max(axis=0)
+    return np.fft.rfftfreq(nfft, dt), spectrum
+
+
+def highest_frequency(wavelet, dt, threshold=1e-3):
+    """Highest frequency in Hz at which the amplitude spectrum of ``wavelet`` (..., nt)
+    still reaches ``threshold`` times its peak; used to size grids and subsample storage."""
+    frequencies, spectrum = _spectrum(wavelet, dt)
     if spectrum.max() == 0:
         return 0.0
     significant = np.nonzero(spectrum >= threshold * spectrum.max())[0]
-    return float(np.fft.rfftfreq(nfft, dt)[significant[-1]])
+    return float(frequencies[significant[-1]])
+
+
+def peak_frequency(wavelet, dt):
+    """Frequency in Hz of the peak of the amplitude spectrum of ``wavelet`` (..., nt), 0 for
+    a zero wavelet; the reference frequency of attenuation models."""
+    frequencies, spectrum = _spectrum(wavelet, dt)
+    return float(frequencies[np.argmax(spectrum)]) if spectrum.max() > 0 else 0.0

@@ -48,6 +48,53 @@ def random_density(shape, seed=1):
     return (1500.0 + 1000.0 * field).astype(np.float32)
 
 
+def _smooth(shape, seed):
+    """A smooth random field from 0 to 1, from its own generator."""
+    field = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), 3)
+    return (field - field.min()) / (field.max() - field.min())
+
+
+def tti_fields(shape, seed=2):
+    """Smooth random anisotropy: epsilon 0.1 to 0.3, delta half of it, a tilt from -40 to
+    40 degrees (and any azimuth in 3-D)."""
+    epsilon = 0.1 + 0.2 * _smooth(shape, seed)
+    fields = {"epsilon": epsilon, "delta": 0.5 * epsilon,
+              "theta": np.deg2rad(80.0) * (_smooth(shape, seed + 1) - 0.5)}
+    if len(shape) == 3:
+        fields["phi"] = np.pi * _smooth(shape, seed + 2)
+    return {k: v.astype(np.float32) for k, v in fields.items()}
+
+
+def visco_fields(shape, seed=2):
+    """A smooth random quality factor from 20 to 100."""
+    return {"qp": (20.0 + 80.0 * _smooth(shape, seed)).astype(np.float32)}
+
+
+def misfit(prop, model, observed):
+    return 0.5 * np.sum((prop.forward(model).astype(np.float64) - observed) ** 2)
+
+
+def assert_taylor(prop, model, true, field):
+    """Taylor test of the gradient of the L2 misfit with respect to ``field``, in a
+    direction towards ``true``: first-order remainders halve, second-order ones quarter.
+    Returns the gradient (a dict)."""
+    observed = prop.forward(true)
+    grad = prop.born_adjoint(model, prop.forward(model) - observed)
+    grad = grad if isinstance(grad, dict) else {prop.parameters[0]: grad}
+    direction = (0.1 * ndimage.gaussian_filter(true[field] - model[field], 2.0)
+                 ).astype(np.float32)
+    f0 = misfit(prop, model, observed)
+    first, second = [], []
+    for h in (1.0, 0.5, 0.25):
+        fh = misfit(prop, dict(model, **{field: model[field] + h * direction}), observed)
+        first.append(abs(fh - f0))
+        second.append(abs(fh - f0 - h * dot(grad[field], direction)))
+    first, second = np.array(first), np.array(second)
+    assert np.all(np.isclose(first[:-1] / first[1:], 2.0, rtol=0.25)), first
+    assert np.all(second[:-1] / second[1:] > 3.5), second
+    return grad
+
+
 def smooth_random(shape, scale=1.0):
     return (scale * ndimage.gaussian_filter(RNG.standard_normal(shape), 1.5)).astype(
         np.float32)

@@ -220,6 +220,42 @@ def test_bad_density_settings_name_their_field(tmp_path, change, field):
     assert field in str(caught.value)
 
 
+@pytest.mark.parametrize("physics", ["tti", "visco-acoustic"])
+def test_fwi_with_the_fields_of_another_physics_as_files(modeled, tmp_path, capsys,
+                                                         physics):
+    """propagator.physics picks the wave equation; the parameters section gives its fields
+    besides vp as .npy files; vp is inverted and they stay fixed."""
+    _, start = io.read_velocity(modeled / "start.npz")
+    model = (datasets.faulted_tti if physics == "tti" else datasets.faulted_visco)(
+        start.shape, 15.0)[1]
+    config = copy.deepcopy(FWI_CONFIG)
+    config["data"]["shots"] = str(modeled / "shots.sgy")
+    config["starting_model"]["path"] = str(modeled / "start.npz")
+    del config["true_model"], config["inversion"]["multiscale"]
+    config["propagator"]["physics"] = physics
+    config["inversion"]["epochs"] = 1
+    config["parameters"] = {}
+    for name in model:
+        if name != "vp":
+            np.save(tmp_path / f"{name}.npy", model[name])
+            config["parameters"][name] = str(tmp_path / f"{name}.npy")
+    path = write_fwi_config(tmp_path, config)
+    assert cli.main(["fwi", str(path), "--out", str(tmp_path / "o")]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["inversion"]["physics"] == physics
+    assert metrics["inversion"]["fields"] == ["vp"]
+    assert not np.array_equal(np.load(tmp_path / "o" / "inverted.npy"), start)
+    # A missing field, and a field outside its bounds, name the section.
+    capsys.readouterr()
+    missing = dict(config, parameters={})
+    assert cli.main(["fwi", str(write_fwi_config(tmp_path, missing, "missing.yaml"))]) == 2
+    assert "parameters" in capsys.readouterr().err
+    name = "epsilon" if physics == "tti" else "qp"
+    np.save(tmp_path / f"{name}.npy", -model[name] - 1.0)
+    assert cli.main(["fwi", str(path)]) == 2
+    assert f"'{name}'" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- errors
 
 def _set(config, dotted, value):

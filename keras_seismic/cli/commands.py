@@ -155,7 +155,7 @@ def run_fwi(config_path, out=None, verbose=None):
     if problems:
         raise ConfigError(problems, config_path)
     prop = _fwi_propagator(grid, survey, cfg, config_path)
-    model = start if rho is None else {"vp": start, "rho": rho}
+    model = _starting_model(prop, start, rho, cfg["parameters"], config_path)
 
     _say(f"keras-seismic fwi {config_path}: {survey.nshots} shots x {survey.nrec} receivers, "
          f"nt={survey.nt}, grid {grid.shape}; outputs in {out}")
@@ -229,6 +229,33 @@ def _density_bounds(inv, rho, problems):
     return bounds
 
 
+def _starting_model(prop, start, rho, files, config_path):
+    """The starting model of ``prop``'s physics: the velocity, the density (if any) and the
+    other fields from the ``parameters`` files, checked as the propagator checks models."""
+    needed = [name for name in prop.parameters if name not in ("vp", "rho")]
+    missing = [name for name in needed if name not in files]
+    unknown = [name for name in files if name not in needed]
+    if missing or unknown or (rho is None) != ("rho" not in prop.parameters):
+        raise ConfigError(("parameters", f"physics {prop.physics.name!r} has the fields "
+                                         f"{prop.parameters}: give vp as starting_model, "
+                                         f"rho as density, and {tuple(needed)} as parameters "
+                                         f"files; got {tuple(files)}"
+                                         + (" and a density" if rho is not None else "")),
+                          config_path)
+    model = {"vp": start, **({} if rho is None else {"rho": rho})}
+    for name, path in files.items():
+        try:
+            model[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ConfigError((f"parameters.{name}", f"{path}: not a readable .npy array "
+                                                     f"({err})"), config_path) from None
+    try:
+        prop.check_model(model)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(("parameters", str(err)), config_path) from None
+    return model if len(model) > 1 else start
+
+
 def _read_true_model(spec, start, config_path):
     """The true velocity (None without ``spec``), of the starting model's shape."""
     if spec is None:
@@ -295,13 +322,15 @@ def _water_mask(inv, start, problems):
 
 
 def _fwi_propagator(grid, survey, cfg, config_path):
-    """The propagator of the inversion: variable-density acoustics if the config has a
-    density, constant-density otherwise."""
+    """The propagator of the inversion, of the physics of ``propagator.physics``; by default
+    variable-density acoustics if the config has a density, constant-density otherwise."""
     from ..propagator import Propagator
 
-    physics = "acoustic" if cfg["density"] is None else "acoustic-density"
+    options = dict(cfg["propagator"])
+    physics = options.pop("physics") or (
+        "acoustic" if cfg["density"] is None else "acoustic-density")
     try:
-        return Propagator(grid, survey, physics=physics, **cfg["propagator"])
+        return Propagator(grid, survey, physics=physics, **options)
     except ValueError as err:
         raise ConfigError(("data.shots", f"{err} (the grid of the starting model "
                                          f"{cfg['starting_model']['path'].name})"),

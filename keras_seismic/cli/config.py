@@ -90,8 +90,10 @@ def _velocity_file(section):
     return {"path": path, "spacing": spacing, "origin": origin}
 
 
-def _propagator_options(section):
+def _propagator_options(section, physics=False):
+    """The propagator's options; with ``physics``, the wave equation too (fwi)."""
     from ..physics.target import Target, accepted   # where the kernels run (GPU docs)
+    from ..physics.registry import PHYSICS
     options = {"space_order": section.get("space_order", _Integer(2, 16, even=True), 8),
                "absorbing_width": section.get("absorbing_width", _Integer(0, 1000), 40),
                "free_surface": section.get("free_surface", _Boolean(), False)}
@@ -103,13 +105,15 @@ def _propagator_options(section):
         except ValueError as err:     # a GPU-only language on a CPU platform
             section.checker.error(section.field("language"), str(err))
     options.update({key: value for key, value in target.items() if value is not None})
+    if physics:
+        options["physics"] = section.get("physics", _Choice(tuple(PHYSICS)))
     return options
 
 
 # -- fwi ------------------------------------------------------------------------------------
 
-_FWI_SECTIONS = ("data", "starting_model", "density", "true_model", "propagator", "inversion",
-                 "output")
+_FWI_SECTIONS = ("data", "starting_model", "density", "parameters", "true_model", "propagator",
+                 "inversion", "output")
 _DATA_KEYS = ("shots", "f0", "wavelet")
 _DENSITY_KEYS = ("path", "spacing", "origin", "relation")
 _RELATIONS = ("gardner",)
@@ -133,14 +137,32 @@ def parse_fwi_config(raw, base=".", source=None):
     data = _data_settings(top.sub("data", _DATA_KEYS, required=True))
     start = _velocity_file(top.sub("starting_model", _VELOCITY_FILE_KEYS, required=True))
     density = _density_settings(top.sub("density", _DENSITY_KEYS))
+    parameters = _parameter_files(top, raw.get("parameters") if isinstance(raw, dict) else None)
     true_section = top.sub("true_model", _VELOCITY_FILE_KEYS)
     true = _velocity_file(true_section) if true_section.present else None
-    prop = _propagator_options(top.sub("propagator", _PROPAGATOR_KEYS))
+    prop = _propagator_options(top.sub("propagator", ("physics",) + _PROPAGATOR_KEYS),
+                               physics=True)
     settings = _inversion_settings(top.sub("inversion", _INVERSION_KEYS), density)
     output = _fwi_output_settings(top.sub("output", _OUTPUT_KEYS))
     ck.raise_if_any()
-    return {"data": data, "starting_model": start, "density": density, "true_model": true,
-            "propagator": prop, "inversion": settings, "output": output}
+    return {"data": data, "starting_model": start, "density": density,
+            "parameters": parameters, "true_model": true, "propagator": prop,
+            "inversion": settings, "output": output}
+
+
+def _parameter_files(top, raw):
+    """``{name: path}`` of the ``parameters`` section: the starting model's fields besides
+    vp and rho (e.g. TTI's epsilon, delta, theta, or qp), each a .npy array of the starting
+    model's shape in the field's SI unit. Which names the physics needs is checked with
+    the propagator."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        return top.checker.error("parameters", f"expected a mapping of field names to .npy "
+                                               f"files; got {_describe(raw)}")
+    section = top.checker.section(raw, "parameters", tuple(raw))
+    return {name: section.get(name, _InputFile((".npy",), f"the starting {name}"))
+            for name in raw}
 
 
 def _density_settings(section):

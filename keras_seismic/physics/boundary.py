@@ -14,19 +14,21 @@ class Padding:
     Args:
         shape: physical grid shape.
         width: number of absorbing cells on each side (not on top with a free surface).
-        space_order: finite-difference order; with a free surface, ``space_order // 2``
-            mirror rows are put above the surface so the stencil sees ``u(-z) = -u(z)``.
+        space_order: finite-difference order.
         free_surface: whether the top (z = 0) is a pressure-free surface.
+        reach: with a free surface, the number of mirror rows put above it so that the
+            stencil sees ``u(-z) = -u(z)``: as many as the physics' spatial operator reaches
+            (default ``space_order // 2``, one centred Laplacian).
     """
 
-    def __init__(self, shape, width, space_order, free_surface):
+    def __init__(self, shape, width, space_order, free_surface, reach=None):
         self.shape = tuple(shape)
         ndim = len(self.shape)
         self.lower = [width] * ndim
         self.upper = [width] * ndim
         self.free_surface, self.space_order = free_surface, space_order
         if free_surface:
-            self.lower[-1] = space_order // 2
+            self.lower[-1] = space_order // 2 if reach is None else reach
         self.width = width
 
     @property
@@ -51,14 +53,19 @@ class Padding:
                 absorbing layer; "constant": zeros).
             mirror: above a free surface, mirror the field about the surface row instead,
                 as a field read by the stencil across the surface must be for the
-                stencil to stay symmetric.
+                stencil to stay symmetric; ``"odd"`` mirrors it with its sign flipped
+                (a component of a direction, which the reflection turns over), and so
+                zeroes it on the surface row, the mirror's axis.
         """
         lead = [(0, 0)] * (np.ndim(field) - len(self.shape))
         padded = np.pad(field, lead + list(zip(self.lower, self.upper)), mode=mode)
         if mirror and self.free_surface:
             s = self.surface_index
+            sign = -1.0 if mirror == "odd" else 1.0
             for k in range(1, s + 1):
-                padded[..., s - k] = padded[..., s + k]
+                padded[..., s - k] = sign * padded[..., s + k]
+            if mirror == "odd":
+                padded[..., s] = 0.0
         return padded
 
     def pad_adjoint(self, padded, mirror=False):

@@ -155,8 +155,8 @@ class Density(WaveEquation):
     def mirrored(self, name):
         return name == "rho"  # the fluxes read the buoyancy across a free surface
 
-    def media(self, model, padding, spacing):
-        media = super().media(model, padding, spacing)
+    def media(self, model, padding, spacing, frequency):
+        media = super().media(model, padding, spacing, frequency)
         s = media["s"]
         media["rs"] = (1.0 / s.astype(np.float64)).astype(np.float32)
         # Its halo holds the edge values, as the kernels' s has.

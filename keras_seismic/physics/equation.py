@@ -9,6 +9,9 @@ A wave equation is a :class:`WaveEquation` with
   :meth:`~WaveEquation.gradient`);
 * its stability limit and the speeds that set the dispersion rule
   (:meth:`~WaveEquation.speeds`, :meth:`~WaveEquation.stability`);
+* which parameters it linearises (Born and gradients): all, unless some are ``fixed``;
+* the forward wavefields its imaging conditions read (``stored``), and how far its spatial
+  operator reaches (:meth:`~WaveEquation.reach`);
 * its Devito operators: forward, Born with respect to any subset of its kernel fields,
   and the adjoint with the imaging condition of each (in the physics' own module, the
   only place with its Devito equations).
@@ -46,7 +49,11 @@ class Parameter:
 class WaveEquation:
     """The protocol of a physics plug-in; subclasses fill in the class attributes and the
     operators. Models are dicts of float32 fields keyed by :attr:`names`, each of the
-    physical grid's shape; kernel fields are on the padded grid."""
+    physical grid's shape; kernel fields are on the padded grid.
+
+    Args:
+        ndim: 2 or 3 (a physics may have more parameters in 3-D).
+    """
 
     #: The name of the physics in ``ks.Propagator(..., physics=name)``.
     name = None
@@ -54,13 +61,30 @@ class WaveEquation:
     parameters = ()
     #: What the receivers record.
     records = "pressure"
+    #: Parameters held fixed: no Born modeling or gradient with respect to them.
+    fixed = ()
+    #: The forward wavefields the imaging conditions read, stored as ``<name>save``.
+    stored = ("u",)
     #: Whether an imaging condition takes spatial differences of the stored forward field
     #: (which then needs a halo).
     stored_halo = False
 
+    def __init__(self, ndim=2):
+        self.ndim = ndim
+
     @property
     def names(self):
         return tuple(p.name for p in self.parameters)
+
+    @property
+    def linearised(self):
+        """The parameters with Born modeling and gradients, in order."""
+        return tuple(n for n in self.names if n not in self.fixed)
+
+    def reach(self, space_order):
+        """How many cells the spatial operator reaches from a point: one centred
+        Laplacian reaches ``space_order // 2``; a free surface needs as many mirror rows."""
+        return space_order // 2
 
     def parameter(self, name):
         return self.parameters[self.names.index(name)]
@@ -85,9 +109,9 @@ class WaveEquation:
         return 1.0
 
     # -- kernel fields and chain rules (numpy, padded grid) --------------------------------
-    def media(self, model, padding, spacing):
+    def media(self, model, padding, spacing, frequency):
         """The kernel fields of a model, float32 on the padded grid (of cells of
-        ``spacing`` m)."""
+        ``spacing`` m), for a wavelet of peak ``frequency`` (Hz)."""
         return {p.kernel: self._pad(padding, self.to_kernel(p.name, model[p.name]), p.name)
                 for p in self.parameters}
 

@@ -52,8 +52,12 @@ def stencil_sum(space_order):
     return float(abs(-2.0 * weights.sum() + 2.0 * np.sum(weights * (-1.0) ** j)))
 
 
-def wavefield(grid, space_order, name):
-    return TimeFunction(name=name, grid=grid, time_order=2, space_order=space_order)
+def wavefield(grid, space_order, name, time_order=2):
+    """A field of the solution: a wavefield (``time_order=2``), a memory variable (1), or
+    a scratch field a time step computes and reads (0). The solver allocates every one an
+    operator uses and is not given, zeroed: they are never inputs."""
+    return TimeFunction(name=name, grid=grid, time_order=time_order,
+                        space_order=space_order)
 
 
 def parameter(grid, space_order, name):
@@ -72,14 +76,21 @@ def trace(grid, name, nt=2):
     return Function(name=name, dimensions=(grid.time_dim,), shape=(nt,))
 
 
-def stored_field(grid, nsave=2, factor=4, space_order=0):
-    """Subsampled copy of the forward field, ``usave[t // f] = u[t]`` where ``t % f == 0``;
+def stored_fields(grid, names=("u",), nsave=2, factor=4, space_order=0):
+    """Subsampled copies of forward wavefields, ``usave[t // f] = u[t]`` where ``t % f ==
+    0``, one for each name (``"u"`` gives ``usave``), on one subsampled time dimension;
     ``f`` is the run-time argument ``tsavef``, so changing it never recompiles (Devito
-    checks sizes against the ``factor`` of the field passed at run time). An imaging
-    condition that takes spatial differences of it needs a halo (``space_order``)."""
+    checks sizes against the ``factor`` of the fields passed at run time). An imaging
+    condition that takes spatial differences of them needs a halo (``space_order``)."""
     tsave = ConditionalDimension(SAVE_DIM, parent=grid.time_dim, factor=factor)
-    return TimeFunction(name="usave", grid=grid, time_order=0, space_order=space_order,
-                        save=nsave, time_dim=tsave)
+    return tuple(TimeFunction(name=name + "save", grid=grid, time_order=0,
+                              space_order=space_order, save=nsave, time_dim=tsave)
+                 for name in names)
+
+
+def stored_field(grid, space_order=0):
+    """The subsampled copy ``usave`` of the one forward wavefield ``u``."""
+    return stored_fields(grid, space_order=space_order)[0]
 
 
 def inverse_mass(m, damp):

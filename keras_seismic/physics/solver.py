@@ -11,7 +11,7 @@ import weakref
 from collections import Counter
 
 import numpy as np
-from devito import DevitoCheckpoint, Grid
+from devito import DevitoCheckpoint, Grid, TimeFunction
 
 from . import fields as kernels
 from .registry import get
@@ -45,6 +45,17 @@ def _operator(key, build, target):
     return op
 
 
+def _wavefields(op):
+    """``(name, time_order)`` of the wavefields, memory variables and scratch fields that
+    operator ``op`` computes (cached on it): all but the stored copies and sparse points."""
+    found = getattr(op, "_wavefield_names", None)
+    if found is None:
+        found = op._wavefield_names = tuple(
+            (p.name, p.time_order) for p in op.parameters
+            if isinstance(p, TimeFunction) and p.save is None and not p.is_SparseFunction)
+    return found
+
+
 def _known(op, args):
     """The arguments among ``args`` that operator ``op`` takes (their names are cached on
     it)."""
@@ -55,38 +66,39 @@ def _known(op, args):
 
 
 class StoredWavefield:
-    """The forward wavefield of one shot kept for a gradient, every ``factor``-th internal
-    step. Hand it to :meth:`WaveSolver.adjoint`; :meth:`release` returns its memory to the
-    pool, and so does dropping the last reference to it. A copy made by pickling (to
-    another process) owns its memory and has no pool."""
+    """The forward wavefields of one shot kept for a gradient (those the physics' imaging
+    conditions read, ``functions``), every ``factor``-th internal step. Hand it to
+    :meth:`WaveSolver.adjoint`; :meth:`release` returns its memory to the pool, and so
+    does dropping the last reference to it. A copy made by pickling (to another process)
+    owns its memory and has no pool."""
 
-    def __init__(self, function, factor, pool=None):
-        self.function, self.factor = function, factor
-        # weakref.finalize, not __del__: the finalizer holds the buffer, so the buffer is
-        # never garbage itself. A __del__ that handed the buffer back to the pool could run
-        # in the same garbage-collection pass (a wavefield caught in a reference cycle, say
-        # a traceback's) as the finaliser of the buffer's own data, which frees it: the pool
+    def __init__(self, functions, factor, pool=None):
+        self.functions, self.factor = tuple(functions), factor
+        # weakref.finalize, not __del__: the finalizer holds the buffers, so the buffers are
+        # never garbage themselves. A __del__ that handed them back to the pool could run in
+        # the same garbage-collection pass (a wavefield caught in a reference cycle, say a
+        # traceback's) as the finaliser of the buffers' own data, which frees it: the pool
         # would then hand out freed memory, and the heap corruption abort the process later,
         # in whichever thread next collected garbage.
         self._finalizer = None
         if pool is not None:
-            self._finalizer = weakref.finalize(self, pool.put, function)
+            self._finalizer = weakref.finalize(self, pool.put, self.functions)
             self._finalizer.atexit = False
 
     @property
     def nbytes(self):
-        return 0 if self.function is None else self.function.data.nbytes
+        return sum(f.data.nbytes for f in self.functions)
 
     def release(self):
         if self._finalizer is not None:
             self._finalizer()  # runs once, however often it is called
-        self.function = None
+        self.functions = ()
 
     def __getstate__(self):
-        return {"function": self.function, "factor": self.factor}
+        return {"functions": self.functions, "factor": self.factor}
 
     def __setstate__(self, state):
-        self.__init__(state["function"], state["factor"])
+        self.__init__(state["functions"], state["factor"])
 
 
 class Source:
@@ -122,8 +134,9 @@ class Recompute:
 
 class _StepCheckpoint(DevitoCheckpoint):
     """The state pyrevolve saves before step ``t``: the time slots that iteration ``t`` of
-    our kernels reads, ``u[t]`` and ``u[t-1]`` (Devito's own class saves ``t+1`` and ``t``,
-    for kernels that start one step later)."""
+    our kernels reads, ``u[t]`` and ``u[t-1]`` of a wavefield, ``r[t]`` of a memory
+    variable (Devito's own class saves ``t+1`` and ``t``, for kernels that start one step
+    later)."""
 
     def get_data(self, timestep):
         return [f._data[(timestep - i) % f.time_size] for f in self.objects
@@ -142,17 +155,23 @@ class _Pool:
 
     def take(self, key, make):
         with self._lock:
-            for i, (k, function) in enumerate(self._free):
+            for i, (k, functions) in enumerate(self._free):
                 if k == key:
                     del self._free[i]
-                    return function
+                    return functions
         return make()
 
-    def put(self, function):
-        key = (function.shape, function.dimensions[0].factor, function.space_order)
+    def put(self, functions):
+        key = _Pool.key(functions)
         with self._lock:
-            self._free.append((key, function))
+            self._free.append((key, functions))
             del self._free[:-self._keep]
+
+    @staticmethod
+    def key(functions):
+        f = functions[0]
+        return tuple(g.name for g in functions), f.shape, f.dimensions[0].factor, \
+            f.space_order
 
 
 class WaveSolver:
@@ -175,7 +194,7 @@ class WaveSolver:
 
     def __init__(self, ndim, spacing, space_order, surface, target=None,
                  physics="acoustic"):
-        self.equation = get(physics)
+        self.equation = get(physics, ndim)
         self.ndim, self.spacing = ndim, tuple(float(h) for h in spacing)
         self.space_order, self.surface = int(space_order), surface
         self.target = target if target is not None else Target()
@@ -209,7 +228,7 @@ class WaveSolver:
         if key not in self._buffers:
             grid = self._grid(shape)
             if make in (kernels.wavefield, kernels.parameter):
-                buf = make(grid, self.space_order, name)
+                buf = make(grid, self.space_order, name, *sizes)
             else:
                 buf = make(grid, name, *sizes)
             self._buffers[key] = buf
@@ -255,17 +274,24 @@ class WaveSolver:
         args["damp"] = self._field("damp", damp, halo=True)
         return args
 
+    def _complete(self, op, args, shape, tag=""):
+        """``args`` with a zeroed buffer for each wavefield of ``op`` not in it."""
+        for name, order in _wavefields(op):
+            if name not in args:
+                args[name] = self._buffer(kernels.wavefield, name, shape, order, tag=tag)
+        return args
+
     def _run(self, op, nsteps, dt, **args):
         # Media an operator does not read (e.g. the solved rows, which only the density
         # imaging uses) are left out: Devito refuses arguments it does not know.
         with _RUN_LOCK:
+            self._complete(op, args, args["damp"].shape)
             op.apply(time_m=0, time_M=nsteps, dt=dt, **_known(op, args))
 
     # -- the operators -------------------------------------------------------------------
     def _forward_args(self, media, damp, rec_coords, source, rec_tag=""):
         shape, nsteps = damp.shape, source.nsteps
         args = self._media(media, damp)
-        args["u"] = self._buffer(kernels.wavefield, "u", shape)
         args["rec"] = self._points("rec", shape, rec_coords, None, nsteps, rec_tag)
         if source.extended:
             args["weights"] = self._field("weights", source.weights)
@@ -298,7 +324,8 @@ class WaveSolver:
                 stored = Recompute(source)
             elif save:
                 stored = self._stored(damp.shape, nsteps, save)
-                args.update(usave=stored.function, **{kernels.SAVE_DIM + "f": save})
+                args.update({f.name: f for f in stored.functions})
+                args[kernels.SAVE_DIM + "f"] = save
             self._run(self._op("forward", save not in (None, "checkpoint"),
                                source.extended), nsteps, dt, **args)
             return self.values(args["rec"])[:nsteps].copy(), stored
@@ -309,15 +336,13 @@ class WaveSolver:
         perturbed. One operator serves every subset (each variant would take seconds to
         build), so an unperturbed field costs its share of the run."""
         nsteps, shape = len(src), damp.shape
-        fields = self.equation.kernel_fields(self.equation.names)
+        fields = self.equation.kernel_fields(self.equation.linearised)
         with _RUN_LOCK:
             args = self._media(media, damp)
             args.update({"d" + f: self._buffer(kernels.parameter, "d" + f, shape)
                          for f in fields})
             args.update({name: self._field(name, value)
                          for name, value in perturbation.items()})
-            for name in ("u", "du"):
-                args[name] = self._buffer(kernels.wavefield, name, shape)
             args["src"] = self._points("src", shape, src_coords, src, nsteps)
             args["rec"] = self._points("rec", shape, rec_coords, None, nsteps)
             self._run(self._op("born"), nsteps, dt, **args)
@@ -348,16 +373,15 @@ class WaveSolver:
         fields = tuple(fields) if image else ()
         with _RUN_LOCK:
             args = self._media(media, damp)
-            args["v"] = self._buffer(kernels.wavefield, "v", shape)
             args["rec"] = self._points("rec", shape, rec_coords, data, nsteps)
             for field in fields:
                 args["grad_" + field] = self._buffer(kernels.parameter, "grad_" + field,
                                                      shape)
             if image == "stored":
-                if stored.function is None:
+                if not stored.functions:
                     raise ValueError("the stored wavefield was already released")
-                args.update(usave=stored.function,
-                            **{kernels.SAVE_DIM + "f": stored.factor})
+                args.update({f.name: f for f in stored.functions})
+                args[kernels.SAVE_DIM + "f"] = stored.factor
             if sources:
                 args["srcadj"] = self._points("srcadj", shape, src_coords, None, nsteps)
             if extended:
@@ -387,16 +411,19 @@ class WaveSolver:
         nsteps = source.nsteps
         # The forward run records into its own receiver buffer: the adjoint's holds data.
         forward_args = self._forward_args(media, damp, rec_coords, source, rec_tag="replay")
-        extended = source.extended
         # Explicit time bounds: pyrevolve's step i must be Devito's iteration i.
         bounds = dict(dt=dt, time_m=0, time_M=nsteps)
-        forward_op = self._op("forward", False, extended)
+        forward_op = self._op("forward", False, source.extended)
+        self._complete(forward_op, forward_args, damp.shape)
+        state = [forward_args[name] for name, order in _wavefields(forward_op) if order]
         forward = CheckpointOperator(forward_op, **bounds, **_known(forward_op, forward_args))
-        reverse = CheckpointOperator(adjoint, **bounds, **_known(adjoint, adjoint_args),
-                                     u=forward_args["u"])
+        # The adjoint reads the forward wavefields that the forward replay computes.
+        adjoint_args = self._complete(adjoint, {**adjoint_args, **{f.name: f for f in state}},
+                                      damp.shape)
+        reverse = CheckpointOperator(adjoint, **bounds, **_known(adjoint, adjoint_args))
         ncheckpoints = max(2, math.ceil(math.sqrt(nsteps + 1)))
-        revolver = Revolver(_StepCheckpoint([forward_args["u"]]), forward, reverse,
-                            ncheckpoints, nsteps + 1)
+        revolver = Revolver(_StepCheckpoint(state), forward, reverse, ncheckpoints,
+                            nsteps + 1)
         revolver.apply_forward()
         revolver.apply_reverse()
 
@@ -404,7 +431,8 @@ class WaveSolver:
         # Devito addresses steps 0..nsteps, i.e. save slots 0..ceil(nsteps / factor).
         nsave = -(-nsteps // factor) + 1
         halo = self.space_order if self.equation.stored_halo else 0
-        function = self._pool.take(
-            ((nsave,) + shape, factor, halo),
-            lambda: kernels.stored_field(self._grid(shape), nsave, factor, halo))
-        return StoredWavefield(function, factor, self._pool)
+        names = self.equation.stored
+        functions = self._pool.take(
+            (tuple(n + "save" for n in names), (nsave,) + shape, factor, halo),
+            lambda: kernels.stored_fields(self._grid(shape), names, nsave, factor, halo))
+        return StoredWavefield(functions, factor, self._pool)

@@ -16,7 +16,7 @@ from .. import checks
 from ..grid import Grid
 from ..physics import Padding, Target, WaveSolver, get, stencil_sum
 from ..survey import Survey
-from ..wavelets import highest_frequency
+from ..wavelets import highest_frequency, peak_frequency
 from .local import InProcessExecutor
 from .resampling import linear_interpolation
 from .shots import ShotModel, born_task, forward_task, gradient_task, illumination_task
@@ -44,9 +44,11 @@ class Propagator:
     Args:
         grid: the physical :class:`Grid`.
         survey: the :class:`Survey`; its positions must lie inside ``grid``.
-        physics: the wave equation: ``"acoustic"`` (constant density, ``("vp",)``) or
+        physics: the wave equation: ``"acoustic"`` (constant density, ``("vp",)``),
             ``"acoustic-density"`` (``("vp", "rho")``: ``m u_tt - rho div(rho^-1 grad u)
-            = q``).
+            = q``), ``"tti"`` (pseudo-acoustic TTI, ``("vp", "epsilon", "delta",
+            "theta")``, and ``"phi"`` in 3-D) or ``"visco-acoustic"`` (a standard linear
+            solid, ``("vp", "qp")``); see ``keras_seismic.physics`` for each.
         space_order: even finite-difference order from 2 to 16.
         absorbing_width: number of absorbing cells on each side (>= 0).
         free_surface: pressure-free top boundary at z = grid.origin[-1].
@@ -90,7 +92,7 @@ class Propagator:
                             f"{type(survey).__name__}")
         if survey.ndim != grid.ndim:
             raise ValueError(f"the survey is {survey.ndim}-D but the grid is {grid.ndim}-D")
-        self.physics = get(physics)
+        self.physics = get(physics, grid.ndim)
         space_order = checks.whole(space_order, "space_order", 2, 16,
                                    what="an even number")
         if space_order % 2:
@@ -116,12 +118,14 @@ class Propagator:
 
     def _setup(self):
         self.padding = Padding(self.grid.shape, self.absorbing_width, self.space_order,
-                               self.free_surface)
+                               self.free_surface, self.physics.reach(self.space_order))
         self._damp = self.padding.damping(self.grid.spacing)
         self._solver = WaveSolver(self.grid.ndim, self.grid.spacing, self.space_order,
                                   self.padding.surface_index if self.free_surface else None,
                                   self.target, self.physics.name)
         self._fmax = highest_frequency(self.survey.wavelet, self.survey.dt)
+        #: The wavelet's peak frequency (Hz), where attenuation models set their Q.
+        self.frequency = peak_frequency(self.survey.wavelet, self.survey.dt)
         # Positions in the padded frame, as the solver wants them.
         shift = np.asarray(self.grid.origin) - np.asarray(self.padding.lower) * \
             np.asarray(self.grid.spacing)
@@ -192,7 +196,8 @@ class Propagator:
                                  "the grid shape, or one model a shot")
             low, high = p.bounds
             if value.min() <= low or value.max() > high:
-                bound = "positive" if low == 0 else f"> {low:g}"
+                bound = f"in ({low:g}, {high:g}]" if np.isfinite(high) else \
+                    "positive" if low == 0 else f"> {low:g}"
                 raise ValueError(f"{label} must be {bound} ({p.unit}); its minimum is "
                                  f"{value.min():g} and its maximum {value.max():g}")
             fields[p.name] = value
@@ -236,15 +241,12 @@ class Propagator:
         return vp
 
     def check_perturbation(self, dmodel, n, name="model perturbation"):
-        """A perturbation of any subset of the fields: a dict (or a bare array for a
-        one-parameter physics) of finite float32 arrays, ``grid.shape`` or
+        """A perturbation of any subset of the linearised fields: a dict (or a bare array
+        for a one-parameter physics) of finite float32 arrays, ``grid.shape`` or
         ``(n, *grid.shape)``."""
         if not isinstance(dmodel, dict):
             dmodel = self._as_dict(dmodel, name)
-        unknown = [k for k in dmodel if k not in self.parameters]
-        if unknown or not dmodel:
-            raise ValueError(f"{name} has the fields {tuple(dmodel)}; expected a non-empty "
-                             f"subset of {self.parameters}")
+        self._check_linearised(tuple(dmodel), name)
         shapes = [self.grid.shape, (n, *self.grid.shape)]
         one = len(self.parameters) == 1
         return {k: checks.field(v, "velocity perturbation" if one else f"{name} {k!r}",
@@ -252,15 +254,25 @@ class Propagator:
                 for k, v in dmodel.items()}
 
     def check_fields(self, fields):
-        """Names of fields whose gradients to compute, in the physics' order; None: all."""
+        """Names of fields whose gradients to compute, in the physics' order; None: all
+        that the physics linearises."""
         if fields is None:
-            return self.parameters
+            return self.physics.linearised
         fields = (fields,) if isinstance(fields, str) else tuple(fields)
-        unknown = [f for f in fields if f not in self.parameters]
-        if unknown or not fields:
-            raise ValueError(f"fields must be a non-empty subset of {self.parameters}; got "
-                             f"{fields}")
+        self._check_linearised(fields, "fields")
         return tuple(p for p in self.parameters if p in fields)
+
+    def _check_linearised(self, names, label):
+        linearised = self.physics.linearised
+        unknown = [k for k in names if k not in self.parameters]
+        if unknown or not names:
+            raise ValueError(f"{label} has the fields {tuple(names)}; expected a non-empty "
+                             f"subset of {linearised}")
+        fixed = [k for k in names if k not in linearised]
+        if fixed:
+            raise ValueError(f"{label}: physics {self.physics.name!r} holds {tuple(fixed)} "
+                             f"fixed: Born modeling and gradients exist for {linearised} "
+                             f"only")
 
     def _check_dispersion(self, model):
         if self._fmax <= 0:
@@ -378,7 +390,8 @@ class Propagator:
                 (point sources) or the extended source weights.
             reduce: sum the model gradient over shots (``grid.shape``); else one per shot
                 ``(n, *grid.shape)``.
-            fields: the names of the fields whose gradients to compute (default all).
+            fields: the names of the fields whose gradients to compute (default all that
+                the physics linearises).
 
         Returns:
             the model gradient, per unit of the residual product and of each field's unit:

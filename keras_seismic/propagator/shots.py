@@ -49,7 +49,8 @@ class ShotModel:
 
     def _prepare(self, fields):
         prop = self.prop
-        return prop.physics.media(fields, prop.padding, prop.grid.spacing), \
+        return prop.physics.media(fields, prop.padding, prop.grid.spacing,
+                                  prop.frequency), \
             prop.time_steps(fields)
 
     def shot(self, i):
@@ -79,10 +80,11 @@ def forward_task(shared, item):
 
 
 def illumination_task(shared, item):
-    """``sum_t u^2`` of a shot (grid.shape, float64), from its stored forward wavefield."""
+    """``sum_t u^2`` of a shot (grid.shape, float64), from its stored forward wavefield
+    (the one the receivers record)."""
     _, stored = forward_task(shared, item)
     try:
-        energy = np.square(np.asarray(stored.function.data, np.float64)).sum(axis=0)
+        energy = np.square(np.asarray(stored.functions[0].data, np.float64)).sum(axis=0)
         return shared[0].prop.padding.crop(energy) * stored.factor, None
     finally:
         stored.release()
