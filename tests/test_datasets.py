@@ -174,6 +174,38 @@ def test_faulted_bad_arguments(kwargs):
 
 # ----------------------------------------------------------------------------- mask and smooth
 
+def test_faulted_tti_axis_is_normal_to_the_layers():
+    """Along a layer boundary (the fourth velocity change below the sea floor, without
+    faults), the tilt follows the boundary's slope: theta = -atan(dz/dx). Seen:
+    correlation 0.92, median difference 0.8 degrees on dips up to 5 degrees."""
+    grid, model = datasets.faulted_tti(seed=0, nfaults=0)
+    vp, theta = model["vp"], model["theta"]
+    assert np.array_equal(vp, datasets.faulted(seed=0, nfaults=0)[1])
+    columns = np.arange(10, grid.shape[0] - 10)
+    boundary = np.array([np.nonzero(np.diff(vp[i]))[0][3] for i in columns])
+    depth = ndimage.gaussian_filter1d(boundary * grid.spacing[1], 5)
+    slope = -np.arctan(np.gradient(depth, grid.spacing[0]))
+    tilt = theta[columns, boundary]
+    assert np.corrcoef(slope, tilt)[0, 1] > 0.8
+    assert np.median(np.abs(slope - tilt)) < 0.4 * np.abs(slope).max()
+    water = vp == datasets.WATER_VELOCITY
+    assert not model["epsilon"][water].any() and not model["theta"][water].any()
+    assert np.all(model["epsilon"] >= model["delta"]) and model["epsilon"].max() > 0.1
+    grid3, model3 = datasets.faulted_tti(shape=(40, 6, 30))
+    assert set(model3) == {"vp", "epsilon", "delta", "theta", "phi"}
+    assert model3["theta"].shape == grid3.shape
+
+
+def test_faulted_visco_has_a_gas_cloud():
+    grid, model = datasets.faulted_visco(gas_q=15.0)
+    qp = model["qp"]
+    cloud = (int(0.35 * (grid.shape[0] - 1)), int(0.4 * (grid.shape[1] - 1)))
+    assert qp[cloud] == pytest.approx(15.0, rel=1e-5)
+    assert qp[0, 0] == pytest.approx(1e4) and qp.min() == pytest.approx(15.0, rel=1e-5)
+    with pytest.raises(ValueError, match="gas_q"):
+        datasets.faulted_visco(gas_q=0.5)
+
+
 def test_water_mask_only_connected_top_water():
     vp = np.full((6, 8), 2000.0, dtype=np.float32)
     vp[:, :2] = 1500.0

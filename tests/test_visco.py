@@ -1,13 +1,20 @@
 """Visco-acoustics: the lossless limit, Q measured by spectral ratios, exact adjoints with
-the memory variable, the vp gradient, every storage mode, and bad models."""
+the memory variable, the vp gradient, every storage mode, bad models; in Keras, the
+layers, FWI of vp with Q fixed, and shots on Dask.
+
+As for TTI, the tests share few kernel configurations: 2-D without a free surface and 3-D
+with one."""
 import numpy as np
 import pytest
 
+import fixed_fields
 import keras_seismic as ks
-from helpers import (CASES, assert_adjoint, assert_taylor, small_problem, smooth_random,
-                     visco_fields)
+from helpers import assert_adjoint, assert_taylor, small_problem, smooth_random, visco_fields
+from keras_seismic.distributed import DaskExecutor, local_client
 
+RNG = np.random.default_rng()  # seeded for each test by conftest.py
 PHYSICS = "visco-acoustic"
+CASES = [(2, False), (3, True)]
 
 
 def visco_problem(ndim=2, free_surface=False, storage="full"):
@@ -19,8 +26,8 @@ def visco_problem(ndim=2, free_surface=False, storage="full"):
 
 
 def test_a_very_large_q_is_acoustics():
-    prop, model = visco_problem(free_surface=True)
-    acoustic, vp = small_problem(free_surface=True)
+    prop, model = visco_problem()
+    acoustic, vp = small_problem()
     data = prop.forward({"vp": vp, "qp": np.full_like(vp, 1e6)})
     expected = acoustic.forward(vp)
     assert np.abs(data - expected).max() < 1e-4 * np.abs(expected).max()
@@ -64,7 +71,7 @@ def test_born_dot_test_in_an_attenuating_heterogeneous_medium(ndim, free_surface
 
 
 def test_extended_source_and_wavelet_dot_tests():
-    prop, model = visco_problem(free_surface=True)
+    prop, model = visco_problem()
     weights = smooth_random((prop.nshots, *prop.grid.shape))
     assert_adjoint(weights, prop.extended_forward(model, weights),
                    lambda d: prop.extended_adjoint(model, d), tol=1e-4)
@@ -83,12 +90,12 @@ def test_taylor_gradient_of_the_velocity():
 def test_every_storage_mode_gives_the_gradient():
     """Checkpointing recomputes the field and its memory variable exactly; subsampled
     storage is close."""
-    full, model = visco_problem(free_surface=True)
+    full, model = visco_problem()
     true = dict(model, vp=model["vp"] + 100.0)
     data = full.forward(model) - full.forward(true)
     reference = full.born_adjoint(model, data)["vp"]
     for storage, tol in (("checkpointing", 1e-5), ("subsampled", 0.05)):
-        grad = visco_problem(free_surface=True, storage=storage)[0].born_adjoint(model, data)
+        grad = visco_problem(storage=storage)[0].born_adjoint(model, data)
         error = np.linalg.norm(grad["vp"] - reference) / np.linalg.norm(reference)
         assert error < tol, storage
 
@@ -104,3 +111,23 @@ def test_bad_models_are_refused(change, match):
         prop.forward(change(model))
     with pytest.raises(ValueError, match="holds .*'qp'.* fixed"):
         prop.born(model, {"qp": model["qp"]})
+
+
+def test_keras_layers_differentiate_the_velocity():
+    prop, model = visco_problem()
+    fixed_fields.check_modeling_layer(prop, model)
+    fixed_fields.check_born_and_migration_layers(prop, model)
+
+
+def test_fit_and_lbfgs_invert_the_velocity_with_q_fixed(tmp_path):
+    fixed_fields.check_fit_and_lbfgs(*visco_problem(), tmp_path)
+
+
+def test_shots_on_dask_give_the_same_gradient():
+    prop, model = visco_problem()
+    data = RNG.standard_normal((2, *prop.data_shape)).astype(np.float32)
+    expected = prop.born_adjoint(model, data)["vp"]
+    with local_client(n_workers=1, omp_threads=2) as client:
+        remote = ks.propagator.from_config(prop.get_config(), executor=DaskExecutor(client))
+        grad = remote.born_adjoint(model, data)["vp"]
+    assert fixed_fields.relative_error(grad, expected) < 1e-5

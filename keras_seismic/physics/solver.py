@@ -162,16 +162,13 @@ class _Pool:
         return make()
 
     def put(self, functions):
-        key = _Pool.key(functions)
+        """Take back stored fields; their key is as :meth:`WaveSolver._stored` makes it."""
+        f = functions[0]
+        key = (tuple(g.name for g in functions), f.shape, f.dimensions[0].factor,
+               f.space_order)
         with self._lock:
             self._free.append((key, functions))
             del self._free[:-self._keep]
-
-    @staticmethod
-    def key(functions):
-        f = functions[0]
-        return tuple(g.name for g in functions), f.shape, f.dimensions[0].factor, \
-            f.space_order
 
 
 class WaveSolver:
@@ -274,11 +271,11 @@ class WaveSolver:
         args["damp"] = self._field("damp", damp, halo=True)
         return args
 
-    def _complete(self, op, args, shape, tag=""):
+    def _complete(self, op, args, shape):
         """``args`` with a zeroed buffer for each wavefield of ``op`` not in it."""
         for name, order in _wavefields(op):
             if name not in args:
-                args[name] = self._buffer(kernels.wavefield, name, shape, order, tag=tag)
+                args[name] = self._buffer(kernels.wavefield, name, shape, order)
         return args
 
     def _run(self, op, nsteps, dt, **args):

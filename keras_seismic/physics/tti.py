@@ -33,7 +33,9 @@ Known artefacts, and how they are handled.
   source inside such a medium radiates the well-known "diamond". Sources in an isotropic
   or elliptic (``epsilon = delta``) region, such as the water layer of marine data, do not
   excite it; keep ``epsilon = delta`` around the sources otherwise. Interfaces convert a
-  little energy into it.
+  little energy into it. Around such a source there is also grid-scale checkerboard
+  noise: centred first derivatives do not see the grid's shortest wavelengths, so
+  ``D^T D`` barely couples them.
 * ``epsilon < delta`` makes ``A`` indefinite and the system unstable: :meth:`TTI.check`
   refuses it with a ValueError.
 * With a free surface, the horizontal components of the axis are mirrored with their sign
