@@ -31,6 +31,21 @@ class _Inversion(keras.Model):
     def get_compile_config(self):
         return None  # compiled again by the user (or with the defaults) after loading
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss, with the padded traces of a masked survey
+        (``survey.receiver_mask`` False) set to 0 in both the observed and the predicted
+        data, so that whatever the observed data hold there counts in no misfit."""
+        survey = self.prop.survey
+        if survey.masked and y is not None and y_pred is not None:
+            shots = keras.ops.reshape(keras.ops.cast(x, "int32"), (-1,))
+            live = keras.ops.take(keras.ops.convert_to_tensor(survey.receiver_mask), shots,
+                                  axis=0)[:, None, :]
+            if len(y_pred.shape) == 4:
+                live = live[..., None]
+            y = y * keras.ops.cast(live, y.dtype)
+            y_pred = y_pred * keras.ops.cast(live, y_pred.dtype)
+        return super().compute_loss(x, y, y_pred, sample_weight, training)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, with the shot indices ``x`` and the observed data ``y``
         checked before the first solve when they are arrays (the values of a
