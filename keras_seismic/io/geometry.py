@@ -163,8 +163,9 @@ def warn_misplaced(path, sources, receivers, mask, elevation, grid=None):
             bad = p[outside][0]
             warnings.warn(
                 f"{path}: {int(outside.sum())} of the {len(p)} {kind} lie outside the model "
-                f"(from {_point(low)} to {_point(high)} m), e.g. at {_point(bad)}; check the coordinates (SourceX/GroupX, and the "
-                f"depth {rules[kind]}), the elevation= option, or the grid's origin",
+                f"(from {_point(low)} to {_point(high)} m), e.g. at {_point(bad)}; check "
+                f"the coordinates (SourceX/GroupX, and the depth {rules[kind]}), the "
+                f"elevation= option, or the grid's origin",
                 stacklevel=3)
 
 

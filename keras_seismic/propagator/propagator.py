@@ -125,8 +125,28 @@ class Propagator:
         # Positions in the padded frame, as the solver wants them.
         shift = np.asarray(self.grid.origin) - np.asarray(self.padding.lower) * \
             np.asarray(self.grid.spacing)
-        self._src_coords = self.survey.sources - shift
-        self._rec_coords = self.survey.receivers - shift
+        self._src_coords = self._below_surface("source", self.survey.sources) - shift
+        self._rec_coords = self._below_surface("receiver", self.survey.receivers) - shift
+
+    def _below_surface(self, name, points):
+        """``points`` (nshots, n, ndim), with those on a free surface (less than 1% of a
+        cell below it, where the pressure is 0, so that they would fire or record
+        nothing) moved one cell down, with a warning; the survey itself is unchanged."""
+        if not self.free_surface:
+            return points
+        top, dz = self.grid.origin[-1], self.grid.spacing[-1]
+        on = points[..., -1] < top + 0.01 * dz
+        if not on.any():
+            return points
+        verb = "fire" if name == "source" else "record"
+        warnings.warn(f"{int(on.sum())} {name} positions lie on the free surface (z = {top:g} "
+                      f"m), where the pressure is 0 and they would {verb} "
+                      f"nothing: the propagator moves them one cell down, to z = "
+                      f"{top + dz:g} m. Give their true depth (for SEG-Y files, see "
+                      f"ks.io.read_shots' elevation=) to silence this", stacklevel=4)
+        points = points.copy()
+        points[..., -1][on] = top + dz
+        return points
 
     @property
     def parameters(self):
