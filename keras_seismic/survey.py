@@ -163,6 +163,18 @@ class Survey:
     def data_shape(self):
         return (self.nshots, self.nt, self.nrec)
 
+    def replace(self, **changes):
+        """A new Survey with some of the constructor's arguments changed, e.g.
+        ``survey.replace(wavelet=w)`` or ``survey.replace(receiver_mask=mask)``."""
+        arguments = {"sources": self.sources, "receivers": self.receivers, "dt": self.dt,
+                     "nt": self.nt, "wavelet": self.wavelet, "t0": self.t0,
+                     "receiver_mask": self.receiver_mask, "coordinates": self.coordinates}
+        unknown = set(changes) - set(arguments)
+        if unknown:
+            raise TypeError(f"Survey.replace: unknown arguments {sorted(unknown)}; expected "
+                            f"some of {sorted(arguments)}")
+        return Survey(**{**arguments, **changes})
+
     def get_config(self):
         return {"sources": self.sources.tolist(), "receivers": self.receivers.tolist(),
                 "dt": self.dt, "nt": self.nt, "wavelet": self.wavelet.tolist(), "t0": self.t0,
