@@ -53,8 +53,8 @@ Velocity models (:func:`write_velocity`, :func:`read_velocity`)
 headers into positions. Every reader raises ``FileNotFoundError`` for a missing file and
 ``ValueError`` naming the file for anything unreadable (truncated, not SEG-Y, NaN values, wrong shapes).
 """
-from .shots import COORDINATE_SCALAR, read_shots, write_shots
+from .shots import COORDINATE_SCALAR, read_shots, shot_dataset, write_shots
 from .velocity import read_velocity, write_velocity
 
-__all__ = ["write_shots", "read_shots", "write_velocity", "read_velocity",
+__all__ = ["write_shots", "read_shots", "shot_dataset", "write_velocity", "read_velocity",
            "COORDINATE_SCALAR"]

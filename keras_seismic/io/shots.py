@@ -1,18 +1,20 @@
 """Shot records in SEG-Y: :func:`write_shots` and :func:`read_shots` (see the package
 docstring for the header fields and their conventions)."""
+import contextlib
 import os
 import warnings
 
 import numpy as np
 import segyio
 
+from .. import checks
 from ..survey import Survey
 from ..wavelets import ricker
 from . import geometry
 from .segy import (apply_scalar, create_segy, open_segy, sample_interval,
                    scaled, text_header, writable)
 
-__all__ = ["write_shots", "read_shots", "COORDINATE_SCALAR"]
+__all__ = ["write_shots", "read_shots", "shot_dataset", "COORDINATE_SCALAR"]
 
 #: Scalar written to SourceGroupScalar and ElevationScalar: positions kept to the
 #: millimetre (coarser for x, y beyond +-2147 km: map coordinates such as UTM northings).
@@ -204,28 +206,103 @@ def read_shots(path, wavelet=None, f0=None, ndim=2, endian=None, elevation="elev
         True
     """
     path = os.fspath(path)
+    with open_segy(path, endian) as f:
+        survey, rows, shot, slot = _scan(f, wavelet, f0, ndim, elevation, sources, receivers,
+                                         grid)
+        traces = f.traces()[rows]
+    if not np.all(np.isfinite(traces)):
+        raise ValueError(f"{path}: the traces contain NaN or infinite values")
+    data = np.zeros((survey.nshots, survey.nrec, survey.nt), dtype=np.float32)
+    data[shot, slot] = traces
+    return np.ascontiguousarray(data.transpose(0, 2, 1)), survey
+
+
+def shot_dataset(path, batch_size=1, shuffle=False, seed=None, wavelet=None, f0=None,
+                 ndim=2, endian=None, elevation="elevation", sources=None, receivers=None,
+                 grid=None):
+    """Stream the shots of a SEG-Y file into ``model.fit``: a ``tf.data.Dataset`` that
+    reads a batch of shots at a time, so that a survey larger than memory never has to
+    be held whole.
+
+    The headers are read once, here, as :func:`read_shots` reads them (the same options,
+    warnings and errors); the traces of each batch are read from the file as the dataset
+    is iterated, each epoch anew.
+
+    Args:
+        path: the SEG-Y file.
+        batch_size: shots a batch.
+        shuffle: draw the shots in a new random order each epoch.
+        seed: seed of that order.
+        wavelet, f0, ndim, endian, elevation, sources, receivers, grid: as for
+            :func:`read_shots`.
+
+    Returns:
+        ``(dataset, survey)``: the dataset yields ``(shots, data)``: int64 shot indices
+        ``(batch,)`` and float32 records ``(batch, nt, nrec)`` (0 in padded traces), what
+        ``model.fit(dataset)`` of :class:`~keras_seismic.models.FWI` wants; the survey is
+        :func:`read_shots`'.
+
+    Example:
+        >>> dataset, survey = ks.io.shot_dataset("line.sgy", batch_size=4, f0=8.0)
+        >>> prop = ks.AcousticPropagator(grid, survey)
+        >>> ks.models.FWI(prop, vp0, 1450.0, 4700.0).fit(dataset, epochs=10)
+    """
+    import tensorflow as tf      # the rest of ks.io works without TensorFlow
+
+    path = os.fspath(path)
+    batch_size = checks.whole(batch_size, f"{path}: batch_size", low=1)
+    with open_segy(path, endian) as f:
+        survey, rows, shot, slot = _scan(f, wavelet, f0, ndim, elevation, sources, receivers,
+                                         grid)
+    nrec, nt = survey.nrec, survey.nt
+    traces_of = [np.nonzero(shot == s)[0] for s in range(survey.nshots)]
+    order = np.random.default_rng(seed)
+
+    def batches():
+        with contextlib.ExitStack() as stack:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")    # the scan has reported the file's quirks
+                f = stack.enter_context(open_segy(path, endian))
+            ids = order.permutation(survey.nshots) if shuffle else np.arange(survey.nshots)
+            for start in range(0, survey.nshots, batch_size):
+                batch = ids[start:start + batch_size]
+                out = np.zeros((len(batch), nrec, nt), dtype=np.float32)
+                for k, s in enumerate(batch):
+                    own = rows[traces_of[s]]
+                    block = f.traces(int(own.min()), int(own.max()) + 1)[own - own.min()]
+                    if not np.all(np.isfinite(block)):
+                        raise ValueError(f"{path}: the traces of shot {s} contain NaN or "
+                                         f"infinite values")
+                    out[k, slot[traces_of[s]]] = block
+                yield batch.astype(np.int64), out.transpose(0, 2, 1)
+
+    signature = (tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None, nt, nrec), tf.float32))
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    # Keras counts an extra optimizer step at the end of a dataset of unknown length,
+    # which changes Adam's bias correction: tell it how many batches there are.
+    nbatches = -(-survey.nshots // batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(nbatches)), survey
+
+
+def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
+    """The survey of an open file from its headers, and where its traces go:
+    ``(survey, rows, shot, slot)``, the file indices of the seismic traces and the shot
+    and receiver slot of each."""
+    path = f.path
     if ndim not in (2, 3):
         raise ValueError(f"{path}: ndim must be 2 for (x, z) or 3 for (x, y, z); got {ndim!r}")
     if wavelet is None and f0 is None:
         raise ValueError(f"{path}: SEG-Y files do not store the source wavelet; pass "
                          f"wavelet=(nt,) array or f0= (Hz) for a Ricker wavelet")
-    with open_segy(path, endian) as f:
-        h = f.headers(_FIELDS)
-        traces = f.traces()
-        nt, binary_interval, measurement = f.nsamples, f.interval, f.measurement
+    h = f.headers(_FIELDS)
+    nt = f.nsamples
     keep = _seismic_traces(path, h[_TF.TraceIdentificationCode])
     h = {k: v[keep] for k, v in h.items()}
-    traces = traces[keep]
-    if not np.all(np.isfinite(traces)):
-        raise ValueError(f"{path}: the traces contain NaN or infinite values")
-    dt = _dt(path, h[_TF.TRACE_SAMPLE_INTERVAL], binary_interval)
+    dt = _dt(path, h[_TF.TRACE_SAMPLE_INTERVAL], f.interval)
     t0 = _first_time(path, h)
     shot, slot, nshots, nrec = _shot_layout(path, h[_TF.FieldRecord], h[_TF.TraceNumber])
     mask = np.zeros((nshots, nrec), dtype=bool)
     mask[shot, slot] = True
-    data = np.zeros((nshots, nrec, nt), dtype=np.float32)
-    data[shot, slot] = traces
-    data = np.ascontiguousarray(data.transpose(0, 2, 1))
     first = np.unique(shot, return_index=True)[1]               # a trace of each shot
 
     def gather(values):
@@ -235,7 +312,7 @@ def read_shots(path, wavelet=None, f0=None, ndim=2, endian=None, elevation="elev
         out[shot, slot] = values
         return out
 
-    factor = geometry.unit_factor(path, measurement)
+    factor = geometry.unit_factor(path, f.measurement)
     sx, sy, gx, gy = geometry.horizontal(path, h, factor)
     sz, gz = geometry.depths(path, h, factor, elevation)
     _check_one_source(path, h[_TF.FieldRecord], shot, first, np.stack([sx, sy, sz], -1))
@@ -281,7 +358,7 @@ def read_shots(path, wavelet=None, f0=None, ndim=2, endian=None, elevation="elev
                         receiver_mask=mask, coordinates=coordinates)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
-    return data, survey
+    return survey, np.nonzero(keep)[0], shot, slot
 
 
 def _seismic_traces(path, codes):
