@@ -196,7 +196,7 @@ def select_offsets(survey, min_offset=0.0, max_offset=np.inf):
     return survey.replace(receiver_mask=mask)
 
 
-def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3):
+def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3, taper=0.05):
     """The source wavelet that best explains ``observed`` data in ``model``: a
     least-squares (Wiener) matching filter, frequency by frequency.
 
@@ -204,7 +204,8 @@ def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3):
     wavelet ``w0`` gives ``d0 = G * w0``; the filter ``F(f) = sum conj(D0) Dobs / (sum
     |D0|^2 + delta)`` over all shots and live traces minimises ``||Dobs - F D0||^2`` (with
     ``delta = epsilon^2 * max sum |D0|^2``, a water level), and the wavelet is ``F * w0``.
-    It is recovered where ``w0`` has energy: start from a broad-band ``w0``.
+    It is recovered where ``w0`` has energy (above ``epsilon`` times its peak spectrum;
+    0 elsewhere): start from a ``w0`` whose band covers the data's.
 
     Args:
         prop: the :class:`~keras_seismic.Propagator` of the survey; its wavelet is
@@ -213,6 +214,8 @@ def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3):
         observed: observed data ``(n, nt, nrec)`` of ``shots``.
         shots: shot indices (None for all).
         epsilon: relative water level of the deconvolution.
+        taper: fraction of the samples at each end of the wavelet brought smoothly to 0
+            by a half-cosine.
 
     Returns:
         float32 ``(nt,)``: the wavelet on the survey's time axis (from ``t0``).
@@ -225,6 +228,7 @@ def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3):
     shots = checks.shots(shots, survey.nshots)
     observed = prop.check_data(observed, len(shots), name="estimate_wavelet: observed")
     epsilon = checks.number(epsilon, "estimate_wavelet: epsilon", low=0)
+    taper = checks.number(taper, "estimate_wavelet: taper", low=0, high=0.5, strict=False)
     w0 = survey.wavelet[shots]
     if survey.nsrc != 1 or np.any(w0 != w0[:1]):
         raise ValueError("estimate_wavelet: the survey's wavelet must be one wavelet, the "
@@ -239,8 +243,18 @@ def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3):
     if not power.max() > 0:
         raise ValueError("estimate_wavelet: the model predicts zero data in these shots")
     matching = numerator / (power + epsilon ** 2 * power.max())
-    wavelet = np.fft.irfft(matching * np.fft.rfft(w0[0, 0].astype(np.float64), nfft), nfft)
-    return wavelet[:survey.nt].astype(np.float32)
+    spectrum = np.fft.rfft(w0[0, 0].astype(np.float64), nfft)
+    # Outside the band of w0 the filter divides noise by noise: keep the estimate there
+    # at 0, so that it has no more bandwidth than w0 (the grid was chosen for w0's).
+    matching[np.abs(spectrum) < epsilon * np.abs(spectrum).max()] = 0.0
+    wavelet = np.fft.irfft(matching * spectrum, nfft)[:survey.nt]
+    # A filtered wavelet rarely ends at 0 (a zero-phase band-pass spreads it before its
+    # onset): a jump at either end would fire every frequency up to Nyquist.
+    n = max(2, int(round(taper * survey.nt)))
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)
+    wavelet[:n] *= ramp
+    wavelet[-n:] *= ramp[::-1]
+    return wavelet.astype(np.float32)
 
 
 def _survey(survey, name):

@@ -260,7 +260,8 @@ def test_a_crooked_line_is_projected_and_its_map_coordinates_written_back(tmp_pa
                for s in range(2) for r in range(6)]
     traces = traces_of(12, 20)
     path = make_file(tmp_path / "crooked.sgy", traces, headers)
-    with pytest.warns(UserWarning, match=r"azimuth 60.0 degrees.*off the line is (2\.0\d|1\.99) m"):
+    with pytest.warns(UserWarning,
+                      match=r"azimuth 60.0 degrees.*off the line is (2\.0\d|1\.99) m"):
         data, survey = io.read_shots(path, f0=10.0)
     # distances along the line are kept (to the wiggle's projection)
     np.testing.assert_allclose(survey.receivers[0, :, 0] - survey.receivers[0, 0, 0], along,
