@@ -98,6 +98,14 @@ class BandPass(Step):
             raise ValueError(f"BandPass: {data.shape[1]} samples are too few for an "
                              f"order-{self.order} filter ({err})") from None
 
+    def survey(self, survey, taper=0.05):
+        """``survey`` with its wavelets filtered alike, to model data filtered by this
+        step. Their ends are tapered (see :func:`estimate_wavelet`)."""
+        survey = _survey(survey, "BandPass.survey")
+        wavelets = self.apply(survey.wavelet.reshape(-1, survey.nt, 1))[..., 0]
+        return survey.replace(wavelet=_taper_ends(wavelets, taper).reshape(
+            survey.wavelet.shape))
+
 
 def offsets(survey, shots=None):
     """Horizontal source-receiver distances in metres, ``(n, nrec)`` for ``shots``."""
@@ -228,7 +236,6 @@ def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3, taper=0.05
     shots = checks.shots(shots, survey.nshots)
     observed = prop.check_data(observed, len(shots), name="estimate_wavelet: observed")
     epsilon = checks.number(epsilon, "estimate_wavelet: epsilon", low=0)
-    taper = checks.number(taper, "estimate_wavelet: taper", low=0, high=0.5, strict=False)
     w0 = survey.wavelet[shots]
     if survey.nsrc != 1 or np.any(w0 != w0[:1]):
         raise ValueError("estimate_wavelet: the survey's wavelet must be one wavelet, the "
@@ -247,14 +254,21 @@ def estimate_wavelet(prop, model, observed, shots=None, epsilon=1e-3, taper=0.05
     # Outside the band of w0 the filter divides noise by noise: keep the estimate there
     # at 0, so that it has no more bandwidth than w0 (the grid was chosen for w0's).
     matching[np.abs(spectrum) < epsilon * np.abs(spectrum).max()] = 0.0
-    wavelet = np.fft.irfft(matching * spectrum, nfft)[:survey.nt]
-    # A filtered wavelet rarely ends at 0 (a zero-phase band-pass spreads it before its
-    # onset): a jump at either end would fire every frequency up to Nyquist.
-    n = max(2, int(round(taper * survey.nt)))
+    return _taper_ends(np.fft.irfft(matching * spectrum, nfft)[:survey.nt], taper)
+
+
+def _taper_ends(wavelets, fraction):
+    """``wavelets`` (..., nt) as float32, their first and last ``fraction`` of samples
+    brought to 0 by half-cosines. A filtered wavelet rarely ends at 0 (a zero-phase
+    filter spreads it before its onset), and a jump at either end would fire every
+    frequency up to Nyquist."""
+    fraction = checks.number(fraction, "taper", low=0, high=0.5, strict=False)
+    wavelets = np.array(wavelets, dtype=np.float64)
+    n = max(2, int(round(fraction * wavelets.shape[-1])))
     ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)
-    wavelet[:n] *= ramp
-    wavelet[-n:] *= ramp[::-1]
-    return wavelet.astype(np.float32)
+    wavelets[..., :n] *= ramp
+    wavelets[..., -n:] *= ramp[::-1]
+    return wavelets.astype(np.float32)
 
 
 def _survey(survey, name):

@@ -13,7 +13,7 @@ from keras_seismic import cli
 def field_folder(folder):
     grid, true = ks.datasets.layered(shape=(40, 20), spacing=15.0,
                                      velocities=(1800.0, 2300.0))
-    dt, nt, t0 = 0.002, 301, 0.02
+    dt, nt, t0 = 0.004, 151, 0.02
     mask = np.ones((3, 20), bool)
     mask[1, 16:] = mask[2, 12:] = False
     survey = ks.Survey([[150.0 + 150.0 * s, 10.0] for s in range(3)],

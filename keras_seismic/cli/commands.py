@@ -216,8 +216,7 @@ def _prepare(data, observed, survey, config_path):
         if prep["bandpass"] is not None:
             field = "data.preprocess.bandpass"
             band = pp.BandPass(survey.dt, *prep["bandpass"])
-            wavelet = band.apply(survey.wavelet.reshape(-1, survey.nt, 1))
-            survey = survey.replace(wavelet=wavelet.reshape(survey.wavelet.shape))
+            survey = band.survey(survey)
             steps.append(band)
             done.append(f"band-pass {prep['bandpass'][0]:g}-{prep['bandpass'][1]:g} Hz")
         if prep["mute_velocity"] is not None:
