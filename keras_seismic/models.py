@@ -7,6 +7,7 @@ import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .constraints import Box
 from .layers import Born, Modeling, VelocityModel, _propagator
@@ -51,10 +52,11 @@ class _Inversion(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, with the shot indices ``x`` and the observed data ``y``
         checked before the first solve when they are arrays (the values of a
-        ``tf.data.Dataset`` or generator are not read ahead: only the layers' own shot
-        checks apply to them). With arrays, FWI also models the first shot in the
-        starting model and warns, before training, when the observed data are an order of
-        magnitude or more larger or smaller (unless the misfit is normalised).
+        ``tf.data.Dataset`` or generator are not checked ahead: only the layers' own shot
+        checks apply to them). FWI also models the first shot in the starting model (of
+        the arrays, or of the first batch of a ``tf.data.Dataset`` of ``(shots, data)``)
+        and warns, before training, when the observed data are an order of magnitude or
+        more larger or smaller (unless the misfit is normalised).
 
         Raises:
             ValueError: shots that are not whole numbers or out of range, or observed data
@@ -65,6 +67,13 @@ class _Inversion(keras.Model):
             if _is_array(y):
                 observed = self.prop.check_data(y, len(shots), name="observed data (y)")
                 self._check_scale(int(shots[0]), observed[0])
+        elif isinstance(x, tf.data.Dataset) and y is None:
+            first = next(iter(x.take(1)), None)     # one batch, read once more
+            if isinstance(first, tuple) and len(first) == 2:
+                shots = np.reshape(first[0].numpy(), -1)
+                observed = first[1].numpy()
+                if shots.size and observed.shape[1:] == self.prop.data_shape:
+                    self._check_scale(int(self.prop.check_shots(shots)[0]), observed[0])
         return super().fit(x, y, *args, **kwargs)
 
     def _check_scale(self, shot, observed):

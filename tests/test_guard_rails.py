@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_seismic as ks
 from helpers import smooth_random
@@ -55,6 +56,10 @@ def test_fwi_warns_before_training_when_the_scales_differ_by_orders_of_magnitude
     with pytest.warns(UserWarning, match=r"FWI: the observed data are 1\.6\de\+04 times.*"
                                          r"estimate_wavelet.*NormalizedMisfit"):
         model.fit(np.arange(2), observed, epochs=1, batch_size=2, verbose=0)
+    _, _, streamed = fwi()
+    dataset = tf.data.Dataset.from_tensor_slices((np.arange(2), observed)).batch(2)
+    with pytest.warns(UserWarning, match=r"FWI: the observed data are 1\.6\de\+04 times"):
+        streamed.fit(dataset, epochs=1, verbose=0)
     _, _, normalised = fwi(ks.losses.NormalizedMisfit())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
