@@ -154,14 +154,13 @@ def run_fwi(config_path, out=None, verbose=None):
     bounds = _density_bounds(inv, rho, problems)
     if problems:
         raise ConfigError(problems, config_path)
-    observed, survey = _prepare(cfg["data"], observed, survey, config_path)
     prop = _fwi_propagator(grid, survey, cfg, config_path)
     model = start if rho is None else {"vp": start, "rho": rho}
-    if cfg["data"]["estimate_wavelet"]:
-        prop = _estimated_wavelet(prop, model, observed, cfg, config_path)
 
     _say(f"keras-seismic fwi {config_path}: {survey.nshots} shots x {survey.nrec} receivers, "
          f"nt={survey.nt}, grid {grid.shape}; outputs in {out}")
+    if cfg["data"]["estimate_wavelet"]:
+        prop = _estimated_wavelet(prop, model, observed, cfg, config_path)
     result = _invert(prop, observed, model, vmin=vmin, vmax=vmax, mask=mask, out=out,
                      fields=inv["fields"], bounds=bounds,
                      epochs=inv["epochs"], batch_size=inv["batch_size"],
@@ -179,7 +178,7 @@ def run_fwi(config_path, out=None, verbose=None):
 
 def _read_shots(data, config_path):
     """(observed data, survey) of the SEG-Y shots, with the wavelet of the ``data``
-    settings."""
+    settings, prepared as ``data.preprocess`` says."""
     from .. import io
 
     wavelet = None
@@ -190,12 +189,13 @@ def _read_shots(data, config_path):
             raise ConfigError(("data.wavelet", f"{data['wavelet']}: not a readable .npy "
                                                f"array ({err})"), config_path) from None
     try:
-        return io.read_shots(data["shots"], wavelet=wavelet, f0=data["f0"],
-                             endian=data["endian"], elevation=data["elevation"])
+        observed, survey = io.read_shots(data["shots"], wavelet=wavelet, f0=data["f0"],
+                                         endian=data["endian"], elevation=data["elevation"])
     except ValueError as err:
         field = "data.wavelet" if wavelet is not None and "wavelet" in str(err) \
             else "data.shots"
         raise ConfigError((field, str(err)), config_path) from None
+    return _prepare(data, observed, survey, config_path)
 
 
 def _prepare(data, observed, survey, config_path):

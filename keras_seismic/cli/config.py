@@ -110,12 +110,13 @@ def _propagator_options(section):
 
 _FWI_SECTIONS = ("data", "starting_model", "density", "true_model", "propagator", "inversion",
                  "output")
-_DATA_KEYS = ("shots", "f0", "wavelet", "endian", "elevation", "estimate_wavelet",
-              "preprocess")
-_PREPROCESS_KEYS = ("bandpass", "mute_velocity", "mute_shift", "mute_taper", "window",
-                    "offsets", "normalize")
+_DATA_KEYS = ("shots", "f0", "wavelet")
 _DENSITY_KEYS = ("path", "spacing", "origin", "relation")
 _RELATIONS = ("gardner",)
+# What field files need besides the shots and the wavelet (docs/field-data.md).
+_FIELD_DATA_KEYS = ("endian", "elevation", "estimate_wavelet", "preprocess")
+_PREPROCESS_KEYS = ("bandpass", "mute_velocity", "mute_shift", "mute_taper", "window",
+                    "offsets", "normalize")
 _INVERSION_KEYS = ("epochs", "batch_size", "learning_rate", "learning_rate_decay", "vmin",
                    "vmax", "water_velocity", "misfit", "multiscale", "shuffle", "seed",
                    "fields", "bounds")
@@ -133,7 +134,7 @@ def parse_fwi_config(raw, base=".", source=None):
     """
     ck = _Checker(base, source)
     top = ck.section(raw, "", _FWI_SECTIONS)
-    data = _data_settings(top.sub("data", _DATA_KEYS, required=True))
+    data = _data_settings(top.sub("data", _DATA_KEYS + _FIELD_DATA_KEYS, required=True))
     start = _velocity_file(top.sub("starting_model", _VELOCITY_FILE_KEYS, required=True))
     density = _density_settings(top.sub("density", _DENSITY_KEYS))
     true_section = top.sub("true_model", _VELOCITY_FILE_KEYS)
