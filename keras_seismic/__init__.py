@@ -23,7 +23,7 @@ from .wavelets import ricker
 __version__ = "0.1.0"
 
 _SUBMODULES = ("callbacks", "constraints", "datasets", "distributed", "io", "layers",
-               "losses", "models", "ops", "optimizers", "plotting")
+               "losses", "models", "ops", "optimizers", "plotting", "preprocessing")
 _NAMES = {"AcousticPropagator": "propagator", "Propagator": "propagator"}
 __all__ = ["Grid", "Survey", "ricker", *_NAMES, *_SUBMODULES]
 

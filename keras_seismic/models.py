@@ -3,14 +3,17 @@
 Both map shot indices to predicted data, so ``model.fit(shots, observed_data)`` inverts;
 both compile with sensible defaults (Adam, :class:`~keras_seismic.losses.L2Misfit`).
 """
+import warnings
+
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .constraints import Box
 from .layers import Born, Modeling, VelocityModel, _propagator
-from .losses import L2Misfit
+from .losses import FilteredMisfit, L2Misfit, NormalizedMisfit
 
-__all__ = ["FWI", "LSRTM"]
+__all__ = ["FWI", "LSRTM", "amplitude_ratio", "scale_warning"]
 
 _register = keras.saving.register_keras_serializable(package="keras_seismic")
 
@@ -31,11 +34,29 @@ class _Inversion(keras.Model):
     def get_compile_config(self):
         return None  # compiled again by the user (or with the defaults) after loading
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss, with the padded traces of a masked survey
+        (``survey.receiver_mask`` False) set to 0 in both the observed and the predicted
+        data, so that whatever the observed data hold there counts in no misfit."""
+        survey = self.prop.survey
+        if survey.masked and y is not None and y_pred is not None:
+            shots = keras.ops.reshape(keras.ops.cast(x, "int32"), (-1,))
+            live = keras.ops.take(keras.ops.convert_to_tensor(survey.receiver_mask), shots,
+                                  axis=0)[:, None, :]
+            if len(y_pred.shape) == 4:
+                live = live[..., None]
+            y = y * keras.ops.cast(live, y.dtype)
+            y_pred = y_pred * keras.ops.cast(live, y_pred.dtype)
+        return super().compute_loss(x, y, y_pred, sample_weight, training)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, with the shot indices ``x`` and the observed data ``y``
         checked before the first solve when they are arrays (the values of a
-        ``tf.data.Dataset`` or generator are not read ahead: only the layers' own shot
-        checks apply to them).
+        ``tf.data.Dataset`` or generator are not checked ahead: only the layers' own shot
+        checks apply to them). FWI also models the first shot in the starting model (of
+        the arrays, or of the first batch of a ``tf.data.Dataset`` of ``(shots, data)``)
+        and warns, before training, when the observed data are an order of magnitude or
+        more larger or smaller (unless the misfit is normalised).
 
         Raises:
             ValueError: shots that are not whole numbers or out of range, or observed data
@@ -44,8 +65,57 @@ class _Inversion(keras.Model):
         if _is_array(x):
             shots = self.prop.check_shots(np.asarray(x).reshape(-1))
             if _is_array(y):
-                self.prop.check_data(y, len(shots), name="observed data (y)")
+                observed = self.prop.check_data(y, len(shots), name="observed data (y)")
+                self._check_scale(int(shots[0]), observed[0])
+        elif isinstance(x, tf.data.Dataset) and y is None:
+            first = next(iter(x.take(1)), None)     # one batch, read once more
+            if isinstance(first, tuple) and len(first) == 2:
+                shots = np.reshape(first[0].numpy(), -1)
+                observed = first[1].numpy()
+                if shots.size and observed.shape[1:] == self.prop.data_shape:
+                    self._check_scale(int(self.prop.check_shots(shots)[0]), observed[0])
         return super().fit(x, y, *args, **kwargs)
+
+    def _check_scale(self, shot, observed):
+        """Warn before training when ``observed`` (nt, nrec), the data of ``shot``, and
+        the data the model predicts differ in scale by an order of magnitude or more."""
+
+
+#: Observed and modelled data whose RMS differ by this factor or more get a warning.
+SCALE_WARNING = 10.0
+
+
+def amplitude_ratio(prop, model, shot, observed):
+    """How many times larger the observed data of a shot are than the data ``model``
+    predicts, in RMS over the shot's live traces; inf if the model predicts zeros.
+
+    Args:
+        prop: the Propagator; model: its model (an array or a dict of fields); shot: the
+            shot index; observed: that shot's observed data ``(nt, nrec)``.
+
+    Returns:
+        ``(ratio, observed_rms, modelled_rms)`` as floats.
+    """
+    live = prop.survey.receiver_mask[shot]
+    modelled = prop.forward(model, shots=[shot])[0][:, live]
+    rms_obs = float(np.sqrt(np.mean(np.square(np.asarray(observed, np.float64)[:, live]))))
+    rms_mod = float(np.sqrt(np.mean(np.square(modelled.astype(np.float64)))))
+    return (rms_obs / rms_mod if rms_mod > 0 else np.inf), rms_obs, rms_mod
+
+
+def scale_warning(ratio, observed_rms, modelled_rms, shot):
+    """The warning text for an ``amplitude_ratio`` at least :data:`SCALE_WARNING` away
+    from 1, else None."""
+    if 1.0 / SCALE_WARNING < ratio < SCALE_WARNING:
+        return None
+    if not np.isfinite(ratio):
+        return (f"the starting model predicts zero data for shot {shot} (are the sources "
+                f"or receivers on a free surface, or the wavelet zero?)")
+    return (f"the observed data are {ratio:.3g} times the data the starting model predicts "
+            f"(RMS {observed_rms:.3g} against {modelled_rms:.3g} on shot {shot}): an "
+            f"amplitude-sensitive misfit would fit the scale rather than the model. Scale "
+            f"the wavelet to the data (ks.preprocessing.estimate_wavelet) or use a "
+            f"normalised misfit (ks.losses.NormalizedMisfit)")
 
 
 def _is_array(value):
@@ -128,6 +198,17 @@ class FWI(_Inversion):
         # Adam's steps are about the learning rate in size: 0.2% of the mean velocity a
         # step (about 4 m/s at 2000 m/s); larger steps oscillate on small problems.
         return 0.002 * self._mean_vp
+
+    def _check_scale(self, shot, observed):
+        loss = getattr(self, "loss", None)
+        inner = loss.misfit if isinstance(loss, FilteredMisfit) else loss
+        if isinstance(inner, NormalizedMisfit):
+            return               # the misfit does not see the scale
+        model = self.estimate
+        message = scale_warning(*amplitude_ratio(
+            self.prop, model if len(model) > 1 else model["vp"], shot, observed), shot)
+        if message:
+            warnings.warn(f"FWI: {message}", stacklevel=3)
 
     def call(self, shots, training=None):
         model = {name: layer(shots) for name, layer in self.field_models.items()}

@@ -197,7 +197,8 @@ def _edges(centres):
                            [2 * centres[-1] - middle[-1]]])
 
 
-def plot_shot(data, dt, receivers=None, ax=None, title=None, clip=98, cmap="gray"):
+def plot_shot(data, dt, receivers=None, ax=None, title=None, clip=98, cmap="gray",
+              mask=None, t0=0.0):
     """Draw one shot gather, time down in seconds and receivers across.
 
     Args:
@@ -210,6 +211,9 @@ def plot_shot(data, dt, receivers=None, ax=None, title=None, clip=98, cmap="gray
         title: panel title.
         clip: percentile in (0, 100] of |data| at which the colour scale saturates.
         cmap: colour map name.
+        mask: optional bool ``(nrec,)``, the shot's row of ``survey.receiver_mask``: the
+            padded traces (False) are left out of the figure.
+        t0: time of the first sample in seconds (``survey.t0``).
 
     Returns:
         The matplotlib Figure.
@@ -228,10 +232,18 @@ def plot_shot(data, dt, receivers=None, ax=None, title=None, clip=98, cmap="gray
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number of seconds; got {dt}")
     clip = _check_clip(clip)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != data.shape[1:] or not mask.any():
+            raise ValueError(f"mask must be {data.shape[1]} booleans, one a trace, with at "
+                             f"least one True; got shape {mask.shape}")
+        data = data[:, mask]
+        receivers = None if receivers is None else np.asarray(receivers)[mask]
+    t0 = float(t0)
     nt, nrec = data.shape
     limit = _symmetric_limit(data, clip)
     coordinate, label = (None, None) if receivers is None else _receiver_axis(receivers, nrec)
-    t_edges = (np.arange(nt + 1) - 0.5) * dt
+    t_edges = t0 + (np.arange(nt + 1) - 0.5) * dt
     fig, ax = _new_axes(ax, figsize=(6.0, 6.0))
     style = dict(cmap=cmap, vmin=-limit, vmax=limit)
     if coordinate is None:

@@ -23,6 +23,41 @@ def _positions(name, value, nshots=None):
     return value
 
 
+def _mask(value, shape):
+    """The receiver mask as bool ``shape``; None means all True."""
+    if value is None:
+        return np.ones(shape, dtype=bool)
+    mask = np.asarray(value)
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "iuf" or not np.all((mask == 0) | (mask == 1)):
+            raise ValueError(f"Survey: receiver_mask must be booleans (True for a live "
+                             f"trace) of shape (nshots, nrec) = {shape}; got {value!r:.80}")
+        mask = mask.astype(bool)
+    if mask.shape != shape:
+        raise ValueError(f"Survey: receiver_mask must have shape (nshots, nrec) = {shape}; "
+                         f"got {mask.shape}")
+    empty = np.nonzero(~mask.any(axis=1))[0]
+    if empty.size:
+        raise ValueError(f"Survey: receiver_mask leaves shot {int(empty[0])} without any "
+                         f"live receiver; drop that shot instead")
+    return mask.copy()
+
+
+def _coordinates(value, nshots, nrec, ndim):
+    """The map coordinates of a projected 2-D survey, checked, as float64 arrays."""
+    if value is None:
+        return None
+    if ndim != 2 or not isinstance(value, dict) or set(value) != {"sources", "receivers"}:
+        raise ValueError("Survey: coordinates are for 2-D surveys only: a dict with "
+                         "'sources' (nshots, 2) and 'receivers' (nshots, nrec, 2) map x, y")
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in value.items()}
+    for name, shape in (("sources", (nshots, 2)), ("receivers", (nshots, nrec, 2))):
+        if out[name].shape != shape or not np.all(np.isfinite(out[name])):
+            raise ValueError(f"Survey: coordinates[{name!r}] must be finite, of shape "
+                             f"{shape}; got shape {out[name].shape}")
+    return out
+
+
 class Survey:
     """The acquisition: sources, receivers, time axis and source wavelets of every shot.
 
@@ -34,12 +69,25 @@ class Survey:
         dt: time sampling of the wavelets and the data in seconds.
         nt: number of time samples; the record length is ``(nt - 1) * dt``.
         wavelet: source time functions, ``(nt,)`` for all sources, ``(nshots, nt)`` one a
-            shot, or ``(nshots, nsrc, nt)`` one a source.
+            shot, or ``(nshots, nsrc, nt)`` one a source, sampled on the same time axis as
+            the data (from ``t0``).
+        t0: time of the first sample of the data and the wavelets in seconds, relative to
+            the shot instant (SEG-Y DelayRecordingTime). The wavefield is at rest before
+            it, so a wavelet must hold the whole source signature after ``t0``.
+        receiver_mask: bool ``(nshots, nrec)``, False for the padding of a shot with fewer
+            receivers than ``nrec`` (or a trace to leave out). Such traces count in no
+            misfit, gradient, figure or written file. None means every trace is live.
+        coordinates: for a 2-D survey projected from a crooked line, the map coordinates
+            the positions came from: ``{"sources": (nshots, 2), "receivers": (nshots,
+            nrec, 2)}`` of (x, y) in metres; written back by ``ks.io.write_shots``.
 
     Attributes:
         sources: float64 ``(nshots, nsrc, ndim)``.
         receivers: float64 ``(nshots, nrec, ndim)``.
         wavelet: float32 ``(nshots, nsrc, nt)``.
+        t0: float seconds.
+        receiver_mask: bool ``(nshots, nrec)``.
+        coordinates: None or the dict above (float64 arrays).
 
     Example:
         >>> src = [[500.0, 20.0], [1000.0, 20.0]]
@@ -49,7 +97,9 @@ class Survey:
         (2, 101)
     """
 
-    def __init__(self, sources, receivers, dt, nt, wavelet):
+    def __init__(self, sources, receivers, dt, nt, wavelet, t0=0.0, receiver_mask=None,
+                 coordinates=None):
+        self.t0 = checks.number(t0, "Survey: t0", unit="seconds")
         self.dt = checks.number(dt, "Survey: dt", low=0, unit="seconds")
         self.nt = checks.whole(nt, "Survey: nt", low=2, what="a whole number of samples")
         self.sources = _positions("sources", sources)
@@ -75,6 +125,8 @@ class Survey:
         if not np.all(np.isfinite(wavelet)):
             raise ValueError("Survey: the wavelet contains NaN or infinite values")
         self.wavelet = wavelet
+        self.receiver_mask = _mask(receiver_mask, (self.nshots, self.nrec))
+        self.coordinates = _coordinates(coordinates, self.nshots, self.nrec, self.ndim)
 
     @property
     def nshots(self):
@@ -95,20 +147,40 @@ class Survey:
 
     @property
     def time(self):
-        """The time axis in seconds, ``(nt,)``."""
-        return np.arange(self.nt) * self.dt
+        """The time axis in seconds, ``(nt,)``, from ``t0``."""
+        return self.t0 + np.arange(self.nt) * self.dt
 
     @property
     def duration(self):
         return (self.nt - 1) * self.dt
 
     @property
+    def masked(self):
+        """Whether some traces are padding (``receiver_mask`` not all True)."""
+        return not bool(self.receiver_mask.all())
+
+    @property
     def data_shape(self):
         return (self.nshots, self.nt, self.nrec)
 
+    def replace(self, **changes):
+        """A new Survey with some of the constructor's arguments changed, e.g.
+        ``survey.replace(wavelet=w)`` or ``survey.replace(receiver_mask=mask)``."""
+        arguments = {"sources": self.sources, "receivers": self.receivers, "dt": self.dt,
+                     "nt": self.nt, "wavelet": self.wavelet, "t0": self.t0,
+                     "receiver_mask": self.receiver_mask, "coordinates": self.coordinates}
+        unknown = set(changes) - set(arguments)
+        if unknown:
+            raise TypeError(f"Survey.replace: unknown arguments {sorted(unknown)}; expected "
+                            f"some of {sorted(arguments)}")
+        return Survey(**{**arguments, **changes})
+
     def get_config(self):
         return {"sources": self.sources.tolist(), "receivers": self.receivers.tolist(),
-                "dt": self.dt, "nt": self.nt, "wavelet": self.wavelet.tolist()}
+                "dt": self.dt, "nt": self.nt, "wavelet": self.wavelet.tolist(), "t0": self.t0,
+                "receiver_mask": self.receiver_mask.tolist(),
+                "coordinates": None if self.coordinates is None else
+                {k: v.tolist() for k, v in self.coordinates.items()}}
 
     @classmethod
     def from_config(cls, config):
@@ -116,4 +188,7 @@ class Survey:
 
     def __repr__(self):
         return (f"Survey(nshots={self.nshots}, nsrc={self.nsrc}, nrec={self.nrec}, "
-                f"dt={self.dt}, nt={self.nt})")
+                f"dt={self.dt}, nt={self.nt}"
+                + (f", t0={self.t0}" if self.t0 else "")
+                + (f", {int((~self.receiver_mask).sum())} masked traces" if self.masked
+                   else "") + ")")

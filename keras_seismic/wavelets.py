@@ -6,7 +6,7 @@ from . import checks
 __all__ = ["ricker"]
 
 
-def ricker(f0, dt, nt, delay=None):
+def ricker(f0, dt, nt, delay=None, t0=0.0):
     """Ricker (Mexican-hat) wavelet, zero phase about ``delay``.
 
     Args:
@@ -15,6 +15,8 @@ def ricker(f0, dt, nt, delay=None):
         nt: number of samples (>= 1).
         delay: time of the peak in seconds. Defaults to ``1.5 / f0`` so that the wavelet
             starts from (nearly) zero.
+        t0: time of the first sample in seconds (a survey's ``t0``): the samples are at
+            ``t0 + i * dt``, the peak stays at ``delay`` after time 0.
 
     Returns:
         float32 array of shape ``(nt,)`` with unit peak amplitude.
@@ -28,7 +30,8 @@ def ricker(f0, dt, nt, delay=None):
     dt = checks.number(dt, "ricker: dt", low=0, unit="seconds")
     nt = checks.whole(nt, "ricker: nt", low=1, what="a whole number of samples")
     delay = 1.5 / f0 if delay is None else float(delay)
-    arg = (np.pi * f0 * (np.arange(nt) * dt - delay)) ** 2
+    t0 = checks.number(t0, "ricker: t0", unit="seconds")
+    arg = (np.pi * f0 * (t0 + np.arange(nt) * dt - delay)) ** 2
     return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
 
 

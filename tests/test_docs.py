@@ -9,7 +9,7 @@ import re
 import pytest
 
 DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs")
-PAGES = ["concepts.md", "layers.md", "segy.md", "getting-started.md"]
+PAGES = ["concepts.md", "layers.md", "segy.md", "getting-started.md", "field-data.md"]
 
 # Files a page's snippets read, made small before the page runs.
 PREAMBLE = {"segy.md": """

@@ -159,14 +159,17 @@ def test_read_shots_truncated_mid_trace(shot_file, tmp_path):
 
 
 def test_read_shots_truncated_between_traces_names_the_short_shot(shot_file, tmp_path):
-    path, _, _ = shot_file
+    path, data, _ = shot_file
     raw = path.read_bytes()
     trace_bytes = 240 + 50 * 4
     cut = tmp_path / "cut.sgy"
     cut.write_bytes(raw[:len(raw) - 2 * trace_bytes])         # shot 3 lost 2 receivers
-    with pytest.raises(ValueError, match="FieldRecord 3: 5") as info:
-        io.read_shots(cut, f0=10.0)
-    assert "cut.sgy" in str(info.value)
+    with pytest.warns(UserWarning, match="cut.sgy.*FieldRecord 3: 5 of 7.*cut short"):
+        data2, survey = io.read_shots(cut, f0=10.0)
+    assert survey.receiver_mask[:2].all() and survey.receiver_mask[2].tolist() == \
+        [True] * 5 + [False] * 2
+    np.testing.assert_array_equal(data2[2, :, :5], data[2, :, :5])
+    assert not data2[2, :, 5:].any()
 
 
 def test_read_garbage_and_missing_files(tmp_path):

@@ -201,6 +201,21 @@ def test_plot_shot_bad_data(data):
         plotting.plot_shot(data, 0.004)
 
 
+def test_plot_shot_leaves_out_padded_traces_and_starts_at_t0():
+    data = np.tile(np.arange(6, dtype=float), (20, 1))
+    data[:, 4:] = 1e6                                    # padding of an uneven shot
+    receivers = np.stack([np.arange(6) * 10.0, np.zeros(6)], axis=1)
+    mask = np.array([True] * 4 + [False] * 2)
+    fig = plotting.plot_shot(data, 0.01, receivers=receivers, mask=mask, t0=-0.1, clip=100)
+    image = fig.axes[0].images[0]
+    np.testing.assert_array_equal(image.get_array()[0], [0, 1, 2, 3])
+    left, right, bottom, top = image.get_extent()
+    assert (left, right) == pytest.approx((-5.0, 35.0))
+    assert (top, bottom) == pytest.approx((-0.105, -0.1 + 19.5 * 0.01))
+    with pytest.raises(ValueError, match="mask must be 6 booleans"):
+        plotting.plot_shot(data, 0.01, mask=mask[:3])
+
+
 def test_plot_shot_bad_receivers_and_dt():
     with pytest.raises(ValueError, match=r"\(5, 2\)"):
         plotting.plot_shot(np.ones((30, 4)), 0.004, receivers=np.zeros((5, 2)))

@@ -159,6 +159,8 @@ def run_fwi(config_path, out=None, verbose=None):
 
     _say(f"keras-seismic fwi {config_path}: {survey.nshots} shots x {survey.nrec} receivers, "
          f"nt={survey.nt}, grid {grid.shape}; outputs in {out}")
+    if cfg["data"]["estimate_wavelet"]:
+        prop = _estimated_wavelet(prop, model, observed, cfg, config_path)
     result = _invert(prop, observed, model, vmin=vmin, vmax=vmax, mask=mask, out=out,
                      fields=inv["fields"], bounds=bounds,
                      epochs=inv["epochs"], batch_size=inv["batch_size"],
@@ -176,7 +178,7 @@ def run_fwi(config_path, out=None, verbose=None):
 
 def _read_shots(data, config_path):
     """(observed data, survey) of the SEG-Y shots, with the wavelet of the ``data``
-    settings."""
+    settings, prepared as ``data.preprocess`` says."""
     from .. import io
 
     wavelet = None
@@ -187,11 +189,68 @@ def _read_shots(data, config_path):
             raise ConfigError(("data.wavelet", f"{data['wavelet']}: not a readable .npy "
                                                f"array ({err})"), config_path) from None
     try:
-        return io.read_shots(data["shots"], wavelet=wavelet, f0=data["f0"])
+        observed, survey = io.read_shots(data["shots"], wavelet=wavelet, f0=data["f0"],
+                                         endian=data["endian"], elevation=data["elevation"])
     except ValueError as err:
         field = "data.wavelet" if wavelet is not None and "wavelet" in str(err) \
             else "data.shots"
         raise ConfigError((field, str(err)), config_path) from None
+    return _prepare(data, observed, survey, config_path)
+
+
+def _prepare(data, observed, survey, config_path):
+    """The observed data and survey after the ``data.preprocess`` steps: offsets select
+    the live traces, the band-pass filters the data and the wavelet alike, the mute,
+    window and normalisation the data."""
+    from .. import preprocessing as pp
+
+    prep, done = data["preprocess"], []
+    field = "data.preprocess"
+    try:
+        if prep["offsets"] is not None:
+            field = "data.preprocess.offsets"
+            survey = pp.select_offsets(survey, *prep["offsets"])
+            observed = observed * survey.receiver_mask[:, None, :]
+            done.append(f"offsets {prep['offsets'][0]:g} to {prep['offsets'][1]:g} m")
+        steps = []
+        if prep["bandpass"] is not None:
+            field = "data.preprocess.bandpass"
+            band = pp.BandPass(survey.dt, *prep["bandpass"])
+            survey = band.survey(survey)
+            steps.append(band)
+            done.append(f"band-pass {prep['bandpass'][0]:g}-{prep['bandpass'][1]:g} Hz")
+        if prep["mute_velocity"] is not None:
+            field = "data.preprocess.mute_velocity"
+            steps.append(pp.TopMute(survey, prep["mute_velocity"], prep["mute_shift"],
+                                    prep["mute_taper"]))
+            done.append(f"top mute at {prep['mute_velocity']:g} m/s")
+        if prep["window"] is not None:
+            field = "data.preprocess.window"
+            steps.append(pp.TimeWindow(survey, *prep["window"]))
+            done.append(f"window {prep['window'][0]:g}-{prep['window'][1]:g} s")
+        if prep["normalize"]:
+            steps.append(pp.TraceNormalization())
+            done.append("trace normalisation")
+        observed = pp.apply(steps, observed)
+    except ValueError as err:
+        raise ConfigError((field, str(err)), config_path) from None
+    if done:
+        _say(f"preprocessing: {', '.join(done)}")
+    return observed, survey
+
+
+def _estimated_wavelet(prop, model, observed, cfg, config_path):
+    """The propagator with the wavelet estimated from the data in the starting model."""
+    from .. import preprocessing
+
+    try:
+        wavelet = preprocessing.estimate_wavelet(prop, model, observed)
+    except ValueError as err:
+        raise ConfigError(("data.estimate_wavelet", str(err)), config_path) from None
+    _say(f"estimated the source wavelet from the data (least-squares matching filter); its "
+         f"peak is {float(np.abs(wavelet).max()):.3g}")
+    return _fwi_propagator(prop.grid, prop.survey.replace(wavelet=wavelet), cfg,
+                           config_path)
 
 
 def _read_density(spec, start, inv, config_path):

@@ -117,6 +117,10 @@ _FWI_SECTIONS = ("data", "starting_model", "density", "parameters", "true_model"
 _DATA_KEYS = ("shots", "f0", "wavelet")
 _DENSITY_KEYS = ("path", "spacing", "origin", "relation")
 _RELATIONS = ("gardner",)
+# What field files need besides the shots and the wavelet (docs/field-data.md).
+_FIELD_DATA_KEYS = ("endian", "elevation", "estimate_wavelet", "preprocess")
+_PREPROCESS_KEYS = ("bandpass", "mute_velocity", "mute_shift", "mute_taper", "window",
+                    "offsets", "normalize")
 _INVERSION_KEYS = ("epochs", "batch_size", "learning_rate", "learning_rate_decay", "vmin",
                    "vmax", "water_velocity", "misfit", "multiscale", "shuffle", "seed",
                    "fields", "bounds")
@@ -134,7 +138,7 @@ def parse_fwi_config(raw, base=".", source=None):
     """
     ck = _Checker(base, source)
     top = ck.section(raw, "", _FWI_SECTIONS)
-    data = _data_settings(top.sub("data", _DATA_KEYS, required=True))
+    data = _data_settings(top.sub("data", _DATA_KEYS + _FIELD_DATA_KEYS, required=True))
     start = _velocity_file(top.sub("starting_model", _VELOCITY_FILE_KEYS, required=True))
     density = _density_settings(top.sub("density", _DENSITY_KEYS))
     parameters = _parameter_files(top, raw.get("parameters") if isinstance(raw, dict) else None)
@@ -192,7 +196,34 @@ def _data_settings(data):
                             "file)")
     if f0 not in (None, _INVALID) and wavelet not in (None, _INVALID):
         ck.error("data.wavelet", "give either f0 or wavelet, not both")
-    return {"shots": shots, "f0": f0, "wavelet": wavelet}
+    return {"shots": shots, "f0": f0, "wavelet": wavelet,
+            "endian": data.get("endian", _Choice(("big", "little"))),
+            "elevation": data.get("elevation", _Choice(("elevation", "depth")), "elevation"),
+            "estimate_wavelet": data.get("estimate_wavelet", _Boolean(), False),
+            "preprocess": _preprocess_settings(data.sub("preprocess", _PREPROCESS_KEYS))}
+
+
+def _preprocess_settings(prep):
+    """The preparation of the observed data (each step None or False when not asked
+    for); ``ks.preprocessing`` checks the values against the data."""
+    settings = {
+        "bandpass": prep.get("bandpass", _Numbers((2,), unit="Hz")),
+        "mute_velocity": prep.get("mute_velocity", _Number(above=0.0, unit="m/s")),
+        "mute_shift": prep.get("mute_shift", _Number(unit="s"), 0.0),
+        "mute_taper": prep.get("mute_taper", _Number(minimum=0.0, unit="s"), 0.0),
+        "window": prep.get("window", _Numbers((2,), positive=False, unit="s")),
+        "offsets": prep.get("offsets", _Numbers((2,), positive=False, unit="m")),
+        "normalize": prep.get("normalize", _Boolean(), False),
+    }
+    for key in ("bandpass", "window", "offsets"):
+        pair = settings[key]
+        if isinstance(pair, list) and not pair[0] < pair[1]:
+            prep.checker.error(prep.field(key), f"expected [low, high] with low < high; got "
+                                                f"{pair}")
+    if settings["offsets"] not in (None, _INVALID) and settings["offsets"][0] < 0:
+        prep.checker.error(prep.field("offsets"), f"offsets are distances >= 0 m; got "
+                                                  f"{settings['offsets']}")
+    return settings
 
 
 def _inversion_settings(inv, density):

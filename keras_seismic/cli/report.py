@@ -164,7 +164,8 @@ def _shot_figure(survey, observed, predicted_start, predicted_end, cutoff):
               (observed[s] - predicted_end[s], "residual, inverted model")]
     limit = None
     for ax, (data, title) in zip(axes, panels):
-        plotting.plot_shot(data, survey.dt, receivers=receivers, ax=ax, title=title)
+        plotting.plot_shot(data, survey.dt, receivers=receivers, ax=ax, title=title,
+                           mask=survey.receiver_mask[s], t0=survey.t0)
         image = ax.images[0] if ax.images else ax.collections[0]
         if limit is None:
             limit = image.get_clim()[1]
@@ -222,5 +223,6 @@ def _model_figure(vp, grid, survey, data, path):
     axes[0].legend(loc="lower left")
     s = survey.nshots // 2
     plotting.plot_shot(data[s], survey.dt, receivers=survey.receivers[s], ax=axes[1],
-                       title=f"shot {s + 1}/{survey.nshots}")
+                       title=f"shot {s + 1}/{survey.nshots}", mask=survey.receiver_mask[s],
+                       t0=survey.t0)
     plotting.save_figure(fig, path)

@@ -76,7 +76,16 @@ def forward_task(shared, item):
                         wavelet=(to_internal @ wavelet[0]).astype(np.float32))
     data, stored = prop._solver.forward(media, prop._damp, dt, prop._rec_coords[shot],
                                         source, save=factor)
-    return (to_survey @ data).astype(np.float32), stored
+    return _live(prop, shot, to_survey @ data), stored
+
+
+def _live(prop, shot, traces):
+    """``traces`` (nt, nrec) of a shot as float32, 0 in its padded traces (the survey's
+    ``receiver_mask`` False): they are no data, so they are never modelled and a residual
+    in them reaches no gradient."""
+    if prop.survey.masked:
+        traces = traces * prop.survey.receiver_mask[shot]
+    return traces.astype(np.float32)
 
 
 def illumination_task(shared, item):
@@ -105,7 +114,7 @@ def gradient_task(shared, item):
     elif source == "weights":
         kwargs["wavelet"] = (to_internal @ wavelet[0]).astype(np.float32)
     out = prop._solver.adjoint(media, prop._damp, dt, prop._rec_coords[shot],
-                               (to_survey.T @ residual).astype(np.float32), stored=stored,
+                               to_survey.T @ _live(prop, shot, residual), stored=stored,
                                fields=physics.kernel_fields(model.gradients), **kwargs)
     grad = None
     if stored is not None:
@@ -131,4 +140,4 @@ def born_task(shared, item):
     rhs = prop._point_source(prop.survey.wavelet[shot], nsteps)
     data = prop._solver.born(media, prop._damp, dt, prop._rec_coords[shot],
                              prop._src_coords[shot], rhs, perturbation)
-    return (prop._resampling(nsteps)[1] @ data).astype(np.float32)
+    return _live(prop, shot, prop._resampling(nsteps)[1] @ data)
