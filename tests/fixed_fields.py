@@ -1,20 +1,56 @@
-"""Keras checks for a physics that holds fields fixed (tti, visco-acoustic): the layers
-differentiate the velocity and give the fixed fields zeros; FWI inverts vp alone, by fit
-and by L-BFGS, and saves and loads. Each physics' test file runs them, so that they reuse
-the kernels it has built."""
+"""Checks of a physics linearised in vp alone, its other fields fixed (tti,
+visco-acoustic): dot tests of Born and of the sources, the Taylor test of the gradient,
+every storage mode; in Keras, the layers differentiate the velocity and give the fixed
+fields zeros, and FWI inverts vp alone, by fit and by L-BFGS, and saves and loads. Each
+physics' test file runs them, so that they reuse the kernels it has built."""
 import keras
 import numpy as np
 import tensorflow as tf
 
 import helpers
+from helpers import assert_adjoint, assert_taylor, smooth_random
 from keras_seismic import layers, models, optimizers
 
 SHOTS = tf.constant([1, 0], tf.int64)
-ANOMALY = (slice(15, 25), slice(10, 20))  # of the velocity, +150 m/s
+ANOMALY = (slice(15, 25), slice(10, 20))  # of the velocity
 
 
 def relative_error(a, b):
     return np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b))
+
+
+def check_born_dot_test(prop, model):
+    dvp = smooth_random(prop.grid.shape, 100.0)
+    assert_adjoint(dvp, prop.born(model, {"vp": dvp}),
+                   lambda d: prop.born_adjoint(model, d)["vp"], tol=1e-4)
+
+
+def check_source_dot_tests(prop, model):
+    """The extended source's adjoint and the wavelet's."""
+    weights = smooth_random((prop.nshots, *prop.grid.shape))
+    assert_adjoint(weights, prop.extended_forward(model, weights),
+                   lambda d: prop.extended_adjoint(model, d), tol=1e-4)
+    assert_adjoint(prop.survey.wavelet, prop.forward(model),
+                   lambda d: prop.wavelet_adjoint(model, d), tol=1e-4)
+
+
+def check_taylor(prop, model):
+    true = dict(model, vp=model["vp"].copy())
+    true["vp"][ANOMALY] += 200.0
+    grad = assert_taylor(prop, model, true, "vp")
+    assert set(grad) == {"vp"}  # the other fields are held fixed
+
+
+def check_storage_modes(problem):
+    """``problem(storage=...)`` gives ``(prop, model)``: checkpointing recomputes every
+    field of the forward state exactly; subsampled storage is close."""
+    full, model = problem()
+    true = dict(model, vp=model["vp"] + 100.0)
+    data = full.forward(model) - full.forward(true)
+    reference = full.born_adjoint(model, data)["vp"]
+    for storage, tol in (("checkpointing", 1e-5), ("subsampled", 0.05)):
+        grad = problem(storage=storage)[0].born_adjoint(model, data)["vp"]
+        assert relative_error(grad, reference) < tol, storage
 
 
 def check_modeling_layer(prop, model):

@@ -13,7 +13,7 @@ from scipy import ndimage
 
 import fixed_fields
 import keras_seismic as ks
-from helpers import assert_adjoint, assert_taylor, small_problem, smooth_random, tti_fields
+from helpers import small_problem, tti_fields
 
 PHYSICS = "tti"
 CASES = [(2, False), (3, True)]
@@ -79,39 +79,19 @@ def test_vti_traveltimes_along_and_across_the_axis(theta):
 
 @pytest.mark.parametrize("ndim,free_surface", CASES)
 def test_born_dot_test_in_a_tilted_heterogeneous_medium(ndim, free_surface):
-    prop, model = tti_problem(ndim, free_surface)
-    dvp = smooth_random(prop.grid.shape, 100.0)
-    assert_adjoint(dvp, prop.born(model, {"vp": dvp}),
-                   lambda d: prop.born_adjoint(model, d)["vp"], tol=1e-4)
+    fixed_fields.check_born_dot_test(*tti_problem(ndim, free_surface))
 
 
 def test_extended_source_and_wavelet_dot_tests():
-    prop, model = tti_problem()
-    weights = smooth_random((prop.nshots, *prop.grid.shape))
-    assert_adjoint(weights, prop.extended_forward(model, weights),
-                   lambda d: prop.extended_adjoint(model, d), tol=1e-4)
-    assert_adjoint(prop.survey.wavelet, prop.forward(model),
-                   lambda d: prop.wavelet_adjoint(model, d), tol=1e-4)
+    fixed_fields.check_source_dot_tests(*tti_problem())
 
 
 def test_taylor_gradient_of_the_velocity():
-    prop, model = tti_problem()
-    true = dict(model, vp=model["vp"].copy())
-    true["vp"][15:25, 10:20] += 200.0
-    grad = assert_taylor(prop, model, true, "vp")
-    assert set(grad) == {"vp"}  # epsilon, delta, theta are held fixed
+    fixed_fields.check_taylor(*tti_problem())
 
 
 def test_every_storage_mode_gives_the_gradient():
-    """Checkpointing recomputes both fields exactly; subsampled storage is close."""
-    full, model = tti_problem()
-    true = dict(model, vp=model["vp"] + 100.0)
-    data = full.forward(model) - full.forward(true)
-    reference = full.born_adjoint(model, data)["vp"]
-    for storage, tol in (("checkpointing", 1e-5), ("subsampled", 0.05)):
-        grad = tti_problem(storage=storage)[0].born_adjoint(model, data)
-        error = np.linalg.norm(grad["vp"] - reference) / np.linalg.norm(reference)
-        assert error < tol, storage
+    fixed_fields.check_storage_modes(tti_problem)
 
 
 @pytest.mark.parametrize("change,match", [

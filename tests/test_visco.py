@@ -9,7 +9,7 @@ import pytest
 
 import fixed_fields
 import keras_seismic as ks
-from helpers import assert_adjoint, assert_taylor, small_problem, smooth_random, visco_fields
+from helpers import small_problem, visco_fields
 from keras_seismic.distributed import DaskExecutor, local_client
 
 RNG = np.random.default_rng()  # seeded for each test by conftest.py
@@ -64,40 +64,19 @@ def test_spectral_ratios_give_the_model_q(qp):
 
 @pytest.mark.parametrize("ndim,free_surface", CASES)
 def test_born_dot_test_in_an_attenuating_heterogeneous_medium(ndim, free_surface):
-    prop, model = visco_problem(ndim, free_surface)
-    dvp = smooth_random(prop.grid.shape, 100.0)
-    assert_adjoint(dvp, prop.born(model, {"vp": dvp}),
-                   lambda d: prop.born_adjoint(model, d)["vp"], tol=1e-4)
+    fixed_fields.check_born_dot_test(*visco_problem(ndim, free_surface))
 
 
 def test_extended_source_and_wavelet_dot_tests():
-    prop, model = visco_problem()
-    weights = smooth_random((prop.nshots, *prop.grid.shape))
-    assert_adjoint(weights, prop.extended_forward(model, weights),
-                   lambda d: prop.extended_adjoint(model, d), tol=1e-4)
-    assert_adjoint(prop.survey.wavelet, prop.forward(model),
-                   lambda d: prop.wavelet_adjoint(model, d), tol=1e-4)
+    fixed_fields.check_source_dot_tests(*visco_problem())
 
 
 def test_taylor_gradient_of_the_velocity():
-    prop, model = visco_problem()
-    true = dict(model, vp=model["vp"].copy())
-    true["vp"][15:25, 10:20] += 200.0
-    grad = assert_taylor(prop, model, true, "vp")
-    assert set(grad) == {"vp"}  # qp is held fixed
+    fixed_fields.check_taylor(*visco_problem())
 
 
 def test_every_storage_mode_gives_the_gradient():
-    """Checkpointing recomputes the field and its memory variable exactly; subsampled
-    storage is close."""
-    full, model = visco_problem()
-    true = dict(model, vp=model["vp"] + 100.0)
-    data = full.forward(model) - full.forward(true)
-    reference = full.born_adjoint(model, data)["vp"]
-    for storage, tol in (("checkpointing", 1e-5), ("subsampled", 0.05)):
-        grad = visco_problem(storage=storage)[0].born_adjoint(model, data)
-        error = np.linalg.norm(grad["vp"] - reference) / np.linalg.norm(reference)
-        assert error < tol, storage
+    fixed_fields.check_storage_modes(visco_problem)
 
 
 @pytest.mark.parametrize("change,match", [

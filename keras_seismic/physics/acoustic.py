@@ -13,8 +13,8 @@ import numpy as np
 from devito import Eq, Inc, Operator
 
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, parameter, sparse, stored_field,
-                     time_step, trace, wavefield)
+from .fields import (free_surface, inverse_mass, parameter, point_sources, sources, sparse,
+                     stored_field, time_step, trace, wavefield)
 
 VP = Parameter("vp", "m/s", (0.0, np.inf), 2000.0, "m", "P-wave velocity")
 
@@ -24,13 +24,8 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
     source ``weights(x) * wavelet(t)``; records ``rec``; optionally stores ``usave``."""
     m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
     u, rec = wavefield(grid, space_order, "u"), sparse(grid, "rec")
-    if extended:
-        source = parameter(grid, space_order, "weights") * trace(grid, "wavelet")
-        eqs = [time_step(u, m, damp, u.laplace, True, source)]
-    else:
-        src = sparse(grid, "src")
-        eqs = [time_step(u, m, damp, u.laplace, True)]
-        eqs += src.inject(field=u.forward, expr=src * inverse_mass(m, damp))
+    source, inject = sources(grid, space_order, extended)
+    eqs = [time_step(u, m, damp, u.laplace, True, source)] + inject([u], m, damp)
     eqs += free_surface(u, True, surface)
     eqs += rec.interpolate(expr=u)
     if save:
@@ -46,9 +41,9 @@ def born_operator(grid, space_order, surface, **target):
     m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
     dm = parameter(grid, space_order, "dm")
     u, du = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "du")
-    src, rec = sparse(grid, "src"), sparse(grid, "rec")
+    rec = sparse(grid, "rec")
     eqs = [time_step(u, m, damp, u.laplace, True)]
-    eqs += src.inject(field=u.forward, expr=src * inverse_mass(m, damp))
+    eqs += point_sources(grid, [u], m, damp)
     eqs += free_surface(u, True, surface)
     eqs += [time_step(du, m, damp, du.laplace, True, -dm * u.dt2)]
     eqs += free_surface(du, True, surface)
@@ -79,7 +74,17 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
     return Operator(eqs, name="adjoint", **target)
 
 
-class Acoustic(WaveEquation):
+class SquaredSlowness:
+    """The kernel field of a physics linearised in ``vp`` alone: ``m = 1/vp^2``."""
+
+    def to_kernel(self, name, value):
+        return 1.0 / np.asarray(value, np.float32) ** 2
+
+    def derivative(self, name, value):
+        return -2.0 / np.asarray(value, np.float64) ** 3
+
+
+class Acoustic(SquaredSlowness, WaveEquation):
     """Constant-density acoustics; its one parameter is ``vp`` (m/s)."""
 
     name = "acoustic"
@@ -87,9 +92,3 @@ class Acoustic(WaveEquation):
     forward_operator = staticmethod(forward_operator)
     born_operator = staticmethod(born_operator)
     adjoint_operator = staticmethod(adjoint_operator)
-
-    def to_kernel(self, name, value):
-        return 1.0 / np.asarray(value, np.float32) ** 2
-
-    def derivative(self, name, value):
-        return -2.0 / np.asarray(value, np.float64) ** 3

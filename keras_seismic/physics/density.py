@@ -43,8 +43,8 @@ from devito import Eq, Inc, Operator
 
 from .acoustic import VP
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, laplacian, parameter, sparse, stored_field,
-                     time_step, trace, wavefield)
+from .fields import (free_surface, inverse_mass, laplacian, parameter, point_sources,
+                     sources, sparse, stored_field, time_step, trace, wavefield)
 
 RHO = Parameter("rho", "kg/m^3", (0.0, np.inf), 1000.0, "s", "density")
 #: The largest ratio of densities within the stencil's reach that the kernels accept.
@@ -69,13 +69,9 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
     for the density's imaging condition."""
     m, damp, s, rs, kappa = _media(grid, space_order)
     u, rec = wavefield(grid, space_order, "u"), sparse(grid, "rec")
-    if extended:
-        source = parameter(grid, space_order, "weights") * trace(grid, "wavelet")
-        eqs = [time_step(u, m, damp, stiffness(u, s, rs, kappa), True, source)]
-    else:
-        src = sparse(grid, "src")
-        eqs = [time_step(u, m, damp, stiffness(u, s, rs, kappa), True)]
-        eqs += src.inject(field=u.forward, expr=src * inverse_mass(m, damp))
+    source, inject = sources(grid, space_order, extended)
+    eqs = [time_step(u, m, damp, stiffness(u, s, rs, kappa), True, source)]
+    eqs += inject([u], m, damp)
     eqs += free_surface(u, True, surface)
     eqs += rec.interpolate(expr=u)
     if save:
@@ -90,11 +86,11 @@ def born_operator(grid, space_order, surface, **target):
     m, damp, s, rs, kappa = _media(grid, space_order)
     dm, ds, lap_ds = (parameter(grid, space_order, n) for n in ("dm", "ds", "lap_ds"))
     u, du = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "du")
-    src, rec = sparse(grid, "src"), sparse(grid, "rec")
+    rec = sparse(grid, "rec")
     background = stiffness(u, s, rs, kappa)
     scattering = -dm * u.dt2 + rs * ((ds * u).laplace - lap_ds * u - ds * background)
     eqs = [time_step(u, m, damp, background, True)]
-    eqs += src.inject(field=u.forward, expr=src * inverse_mass(m, damp))
+    eqs += point_sources(grid, [u], m, damp)
     eqs += free_surface(u, True, surface)
     eqs += [time_step(du, m, damp, stiffness(du, s, rs, kappa), True, scattering)]
     eqs += free_surface(du, True, surface)

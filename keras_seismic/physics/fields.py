@@ -11,6 +11,7 @@ Conventions shared by all kernels (``N`` internal steps, time index ``t``):
   the equation that computed ``u[t+1]``, so the imaging conditions pair it with the
   forward field ``u[t]``, and a subsampled ``u`` is read at stored steps only.
 """
+import functools
 import math
 
 import numpy as np
@@ -91,6 +92,23 @@ def stored_fields(grid, names=("u",), nsave=2, factor=4, space_order=0):
 def stored_field(grid, space_order=0):
     """The subsampled copy ``usave`` of the one forward wavefield ``u``."""
     return stored_fields(grid, space_order=space_order)[0]
+
+
+def point_sources(grid, fields, m, damp):
+    """The equations that inject the point sources ``src`` into the next time level of
+    each of ``fields``, scaled as a source term of the equation is."""
+    src = sparse(grid, "src")
+    return [src.inject(field=f.forward, expr=src * inverse_mass(m, damp)) for f in fields]
+
+
+def sources(grid, space_order, extended):
+    """What a forward run fires, ``(term, inject)``: the source term of its equation (the
+    extended source ``weights(x) * wavelet(t)``, else 0), and ``inject(fields, m, damp)``,
+    the point sources' equations (none for an extended source)."""
+    if extended:
+        return parameter(grid, space_order, "weights") * trace(grid, "wavelet"), \
+            lambda fields, m, damp: []
+    return 0, functools.partial(point_sources, grid)
 
 
 def inverse_mass(m, damp):

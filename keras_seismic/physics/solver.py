@@ -415,8 +415,8 @@ class WaveSolver:
         state = [forward_args[name] for name, order in _wavefields(forward_op) if order]
         forward = CheckpointOperator(forward_op, **bounds, **_known(forward_op, forward_args))
         # The adjoint reads the forward wavefields that the forward replay computes.
-        adjoint_args = self._complete(adjoint, {**adjoint_args, **{f.name: f for f in state}},
-                                      damp.shape)
+        adjoint_args.update({f.name: f for f in state})
+        self._complete(adjoint, adjoint_args, damp.shape)
         reverse = CheckpointOperator(adjoint, **bounds, **_known(adjoint, adjoint_args))
         ncheckpoints = max(2, math.ceil(math.sqrt(nsteps + 1)))
         revolver = Revolver(_StepCheckpoint(state), forward, reverse, ncheckpoints,

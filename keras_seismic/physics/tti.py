@@ -54,10 +54,10 @@ fields (see the benchmarks for the measured cost).
 import numpy as np
 from devito import Eq, Inc, Operator
 
-from .acoustic import VP
+from .acoustic import VP, SquaredSlowness
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, parameter, sparse, stored_fields,
-                     time_step, trace, wavefield)
+from .fields import (free_surface, inverse_mass, parameter, point_sources, sources, sparse,
+                     stored_fields, time_step, trace, wavefield)
 
 EPSILON = Parameter("epsilon", "dimensionless", (-0.5, 1.0), 0.0, "horizontal",
                     "Thomsen epsilon")
@@ -106,14 +106,10 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
     rec = sparse(grid, "rec")
     eqs, (rhs_p, rhs_q) = stiffness(p, q, ("u", "q"), grid, space_order, horizontal,
                                     coupling, axis)
-    source = parameter(grid, space_order, "weights") * trace(grid, "wavelet") \
-        if extended else 0
+    source, inject = sources(grid, space_order, extended)
     eqs += [time_step(p, m, damp, rhs_p, True, source),
             time_step(q, m, damp, rhs_q, True, source)]
-    if not extended:
-        src = sparse(grid, "src")
-        for field in (p, q):
-            eqs += src.inject(field=field.forward, expr=src * inverse_mass(m, damp))
+    eqs += inject([p, q], m, damp)
     eqs += free_surface(p, True, surface) + free_surface(q, True, surface)
     eqs += rec.interpolate(expr=p)
     if save:
@@ -129,14 +125,13 @@ def born_operator(grid, space_order, surface, **target):
     dm = parameter(grid, space_order, "dm")
     p, q = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "q")
     dp, dq = wavefield(grid, space_order, "du"), wavefield(grid, space_order, "dq")
-    src, rec = sparse(grid, "src"), sparse(grid, "rec")
+    rec = sparse(grid, "rec")
     media = (grid, space_order, horizontal, coupling, axis)
     eqs, (rhs_p, rhs_q) = stiffness(p, q, ("u", "q"), *media)
     eqs_d, (rhs_dp, rhs_dq) = stiffness(dp, dq, ("du", "dq"), *media)
     eqs += eqs_d
     eqs += [time_step(p, m, damp, rhs_p, True), time_step(q, m, damp, rhs_q, True)]
-    for field in (p, q):
-        eqs += src.inject(field=field.forward, expr=src * inverse_mass(m, damp))
+    eqs += point_sources(grid, [p, q], m, damp)
     eqs += [time_step(dp, m, damp, rhs_dp, True, -dm * p.dt2),
             time_step(dq, m, damp, rhs_dq, True, -dm * q.dt2)]
     for field in (p, q, dp, dq):
@@ -174,7 +169,7 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
     return Operator(eqs, name="adjoint", **target)
 
 
-class TTI(WaveEquation):
+class TTI(SquaredSlowness, WaveEquation):
     """Pseudo-acoustic TTI; parameters ``vp`` (m/s, along the symmetry axis),
     ``epsilon``, ``delta`` (dimensionless), ``theta`` (rad, tilt from the vertical) and in
     3-D ``phi`` (rad, azimuth from x). Linearised in ``vp`` only."""
@@ -195,12 +190,6 @@ class TTI(WaveEquation):
 
     def reach(self, space_order):
         return space_order  # D^T D: two first derivatives of half-width space_order / 2
-
-    def to_kernel(self, name, value):
-        return 1.0 / np.asarray(value, np.float32) ** 2
-
-    def derivative(self, name, value):
-        return -2.0 / np.asarray(value, np.float64) ** 3
 
     def axis(self, model):
         """The unit symmetry axis ``(n_x, [n_y,] n_z)`` of a model (physical grid)."""

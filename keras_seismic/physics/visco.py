@@ -11,7 +11,8 @@ with ``m = 1/vp^2``, ``k = (tau_e / tau_s) / g`` and ``j = (tau_e / tau_s - 1) /
 relaxation times put the minimum of ``Q(w) = (1 + w^2 tau_e tau_s) / (w (tau_e - tau_s))``
 at the wavelet's peak frequency ``f0``, where it equals ``qp``::
 
-    tau_s = (sqrt(1 + 1/qp^2) - 1/qp) / (2 pi f0),  tau_e = (sqrt(1 + 1/qp^2) + 1/qp) / (2 pi f0)
+    tau_s = (sqrt(1 + 1/qp^2) - 1/qp) / (2 pi f0)
+    tau_e = (sqrt(1 + 1/qp^2) + 1/qp) / (2 pi f0)
 
 Over an octave either side of ``f0`` one mechanism keeps ``Q`` within 25% of ``qp``
 (within 14% from ``0.6 f0`` to ``1.5 f0``). The factor ``g = 1 / Re(M(2 pi f0)^-1/2)^2``
@@ -41,10 +42,10 @@ scatters ``-dm u_tt`` and the imaging condition is ``-sum_t u v_tt``, as in acou
 import numpy as np
 from devito import Eq, Inc, Operator
 
-from .acoustic import VP
+from .acoustic import VP, SquaredSlowness
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, parameter, sparse, stored_field,
-                     time_step, trace, wavefield)
+from .fields import (free_surface, inverse_mass, parameter, point_sources, sources, sparse,
+                     stored_field, time_step, trace, wavefield)
 
 QP = Parameter("qp", "dimensionless", (1.0, np.inf), 100.0, "unrelaxed",
                "P-wave quality factor")
@@ -73,12 +74,9 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
     m, damp, unrelaxed, decay, coupling = _media(grid, space_order)
     u, r = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "r", 1)
     rec = sparse(grid, "rec")
-    source = parameter(grid, space_order, "weights") * trace(grid, "wavelet") \
-        if extended else 0
+    source, inject = sources(grid, space_order, extended)
     eqs = _step(u, r, m, damp, unrelaxed, decay, coupling, True, source)
-    if not extended:
-        src = sparse(grid, "src")
-        eqs += src.inject(field=u.forward, expr=src * inverse_mass(m, damp))
+    eqs += inject([u], m, damp)
     eqs += free_surface(u, True, surface)
     eqs += rec.interpolate(expr=u)
     if save:
@@ -93,9 +91,9 @@ def born_operator(grid, space_order, surface, **target):
     dm = parameter(grid, space_order, "dm")
     u, r = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "r", 1)
     du, dr = wavefield(grid, space_order, "du"), wavefield(grid, space_order, "dr", 1)
-    src, rec = sparse(grid, "src"), sparse(grid, "rec")
+    rec = sparse(grid, "rec")
     eqs = _step(u, r, m, damp, unrelaxed, decay, coupling, True)
-    eqs += src.inject(field=u.forward, expr=src * inverse_mass(m, damp))
+    eqs += point_sources(grid, [u], m, damp)
     eqs += free_surface(u, True, surface)
     eqs += _step(du, dr, m, damp, unrelaxed, decay, coupling, True, -dm * u.dt2)
     eqs += free_surface(du, True, surface)
@@ -139,7 +137,7 @@ def relaxation(qp, frequency):
     return ratio / g, (ratio - 1.0) / g, 1.0 / tau_s
 
 
-class Visco(WaveEquation):
+class Visco(SquaredSlowness, WaveEquation):
     """Visco-acoustics with one standard linear solid; parameters ``vp`` (m/s, the phase
     velocity at the wavelet's peak frequency) and ``qp`` (dimensionless). Linearised in
     ``vp`` only."""
@@ -150,12 +148,6 @@ class Visco(WaveEquation):
     forward_operator = staticmethod(forward_operator)
     born_operator = staticmethod(born_operator)
     adjoint_operator = staticmethod(adjoint_operator)
-
-    def to_kernel(self, name, value):
-        return 1.0 / np.asarray(value, np.float32) ** 2
-
-    def derivative(self, name, value):
-        return -2.0 / np.asarray(value, np.float64) ** 3
 
     def media(self, model, padding, spacing, frequency):
         if frequency <= 0:
