@@ -65,6 +65,19 @@ def test_help_and_errors_of_the_command_line_print_no_tensorflow_lines(tmp_path)
         assert noise not in result.stderr, result.stderr
 
 
+def test_the_inversion_starts_tensorflow_without_its_device_probe_lines():
+    """As the Docker image runs it, with TF_CPP_MIN_LOG_LEVEL=2 (errors shown): TensorFlow
+    probes for CUDA, and fails, when its devices are first listed, after the import."""
+    result = python("""
+        from keras_seismic.cli.inversion import _import_tensorflow_quietly
+        _import_tensorflow_quietly()
+        import tensorflow as tf
+        print(float(tf.constant(1.0) + 1.0))
+    """, TF_CPP_MIN_LOG_LEVEL="2")
+    assert result.returncode == 0 and result.stdout.split() == ["2.0"], result.stderr
+    assert result.stderr == ""
+
+
 @pytest.mark.parametrize("order", ["keras_seismic, keras", "keras, keras_seismic"])
 def test_keras_finds_the_classes_in_a_process_that_only_imported_the_package(order):
     """A stand-in is registered when Keras is imported, before or after the package, and

@@ -17,10 +17,12 @@ from .report import _inversion_figures, _timed
 
 
 def _import_tensorflow_quietly():
-    """Import TensorFlow without its C++ start-up lines (CUDA probing, CPU features): they
-    are written to the process's stderr before any log setting of TensorFlow applies, so
-    the file descriptor is lent to a temporary file for the import and the lines dropped,
-    or shown with the error if the import fails."""
+    """Import TensorFlow and list its devices without its C++ start-up lines (CUDA
+    probing, CPU features): most are written to the process's stderr before any log
+    setting of TensorFlow applies, and the failed CUDA probe of a machine without a GPU
+    is an error, which TF_CPP_MIN_LOG_LEVEL=2 lets through, printed when the devices are
+    first listed. So the file descriptor is lent to a temporary file for both and the
+    lines dropped, or shown with the error if either fails."""
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
@@ -28,7 +30,7 @@ def _import_tensorflow_quietly():
     with tempfile.TemporaryFile() as lines:
         os.dup2(lines.fileno(), 2)
         try:
-            importlib.import_module("tensorflow")
+            importlib.import_module("tensorflow").config.list_physical_devices()
         except BaseException:
             os.dup2(saved, 2)
             lines.seek(0)
