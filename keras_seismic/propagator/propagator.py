@@ -134,23 +134,18 @@ class Propagator:
 
     def _below_surface(self, name, points):
         """``points`` (nshots, n, ndim) as the solver uses them. On a free surface (less
-        than 1% of a cell below it) the pressure is 0: a source there would fire nothing,
-        so sources are moved one cell down; receivers stay (they record that 0, which is
-        right) and are reported. The survey itself is unchanged."""
+        than 1% of a cell below it) the pressure is 0: a source there would fire nothing
+        and a receiver record nothing, so they are moved one cell down, with a warning.
+        The survey itself is unchanged."""
         if not self.free_surface:
             return points
         top, dz = self.grid.origin[-1], self.grid.spacing[-1]
         on = points[..., -1] < top + 0.01 * dz
         if not on.any():
             return points
-        if name == "receiver":
-            warnings.warn(f"{int(on.sum())} receiver positions lie on the free surface (z = "
-                          f"{top:g} m), where the pressure is 0: they record nothing. Give "
-                          f"their true depth (for SEG-Y files, see ks.io.read_shots' "
-                          f"elevation=)", stacklevel=4)
-            return points
-        warnings.warn(f"{int(on.sum())} source positions lie on the free surface (z = {top:g} "
-                      f"m), where the pressure is 0 and they would fire nothing: the "
+        verb = "fire" if name == "source" else "record"
+        warnings.warn(f"{int(on.sum())} {name} positions lie on the free surface (z = {top:g} "
+                      f"m), where the pressure is 0 and they would {verb} nothing: the "
                       f"propagator moves them one cell down, to z = {top + dz:g} m. Give "
                       f"their true depth (for SEG-Y files, see ks.io.read_shots' "
                       f"elevation=) to silence this", stacklevel=4)
