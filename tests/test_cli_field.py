@@ -55,3 +55,19 @@ def test_fwi_on_a_field_like_file_warns_of_the_scale_then_estimates_the_wavelet(
     assert not any(m.startswith("FWI:") for m in messages), messages
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["misfit"]["final"] < metrics["misfit"]["initial"]
+
+
+def test_positions_given_in_the_config(tmp_path, capsys):
+    """data.sources and data.receivers replace the headers' positions; bad ones name
+    their field."""
+    field_folder(tmp_path)
+    np.save(tmp_path / "sources.npy", np.array([[150.0 + 150.0 * s, 10.0]
+                                                for s in range(3)]))
+    out, _ = run(tmp_path, capsys, sources="sources.npy", receivers="offset")
+    assert "3 shots x 20 receivers" in out
+    np.save(tmp_path / "sources.npy", np.zeros((2, 2)))
+    config = tmp_path / "fwi.yaml"
+    settings = yaml.safe_load(config.read_text())
+    assert settings["data"]["sources"] == "sources.npy"
+    assert cli.main(["fwi", str(config)]) == 2
+    assert "data.sources" in capsys.readouterr().err

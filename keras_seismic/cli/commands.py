@@ -188,12 +188,24 @@ def _read_shots(data, config_path):
         except (OSError, ValueError) as err:
             raise ConfigError(("data.wavelet", f"{data['wavelet']}: not a readable .npy "
                                                f"array ({err})"), config_path) from None
+    positions = {}
+    for name in ("sources", "receivers"):
+        if data[name] is None or data[name] == "offset":
+            positions[name] = data[name]
+            continue
+        try:
+            positions[name] = np.load(data[name], allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ConfigError((f"data.{name}", f"{data[name]}: not a readable .npy array "
+                                               f"({err})"), config_path) from None
     try:
         observed, survey = io.read_shots(data["shots"], wavelet=wavelet, f0=data["f0"],
-                                         endian=data["endian"], elevation=data["elevation"])
+                                         endian=data["endian"], elevation=data["elevation"],
+                                         **positions)
     except ValueError as err:
-        field = "data.wavelet" if wavelet is not None and "wavelet" in str(err) \
-            else "data.shots"
+        field = next((f"data.{name}" for name in ("wavelet", "sources", "receivers")
+                      if data[name] is not None and name.rstrip("s") in str(err)),
+                     "data.shots")
         raise ConfigError((field, str(err)), config_path) from None
     return _prepare(data, observed, survey, config_path)
 

@@ -118,7 +118,8 @@ _DATA_KEYS = ("shots", "f0", "wavelet")
 _DENSITY_KEYS = ("path", "spacing", "origin", "relation")
 _RELATIONS = ("gardner",)
 # What field files need besides the shots and the wavelet (docs/field-data.md).
-_FIELD_DATA_KEYS = ("endian", "elevation", "estimate_wavelet", "preprocess")
+_FIELD_DATA_KEYS = ("endian", "elevation", "sources", "receivers", "estimate_wavelet",
+                    "preprocess")
 _PREPROCESS_KEYS = ("bandpass", "mute_velocity", "mute_shift", "mute_taper", "window",
                     "offsets", "normalize")
 _INVERSION_KEYS = ("epochs", "batch_size", "learning_rate", "learning_rate_decay", "vmin",
@@ -199,8 +200,16 @@ def _data_settings(data):
     return {"shots": shots, "f0": f0, "wavelet": wavelet,
             "endian": data.get("endian", _Choice(("big", "little"))),
             "elevation": data.get("elevation", _Choice(("elevation", "depth")), "elevation"),
+            "sources": data.get("sources", _POSITIONS),
+            "receivers": "offset" if str(data.raw.get("receivers")).lower() == "offset"
+            else data.get("receivers", _POSITIONS),
             "estimate_wavelet": data.get("estimate_wavelet", _Boolean(), False),
             "preprocess": _preprocess_settings(data.sub("preprocess", _PREPROCESS_KEYS))}
+
+
+#: Positions given by hand (for files without coordinates), in metres.
+_POSITIONS = _InputFile((".npy",), "positions in metres, (nshots, ndim) for sources or "
+                                   "(nrec, ndim) / (nshots, nrec, ndim) for receivers")
 
 
 def _preprocess_settings(prep):
