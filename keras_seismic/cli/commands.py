@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import _SURVEY_KEYS, load_config, parse_fwi_config, parse_model_config
-from .inversion import _invert
+from .inversion import _import_tensorflow_quietly, _invert
 from .report import _finish, _machine, _model_figure, _problem, _say, _timed
 from .schema import ConfigError
 
@@ -145,6 +145,8 @@ def run_fwi(config_path, out=None, verbose=None):
     out = _output_folder(out if out is not None else opts["directory"])
     verbose = opts["verbose"] if verbose is None else verbose
 
+    # The data's preparation runs in TensorFlow: import it now, without its start-up lines.
+    _import_tensorflow_quietly()
     # Files: read, and check that they fit together. Problems name the config field.
     observed, survey = _read_shots(cfg["data"], config_path)
     grid, start = _grid_from_file("starting_model.path", cfg["starting_model"])
