@@ -1,6 +1,6 @@
 """Visco-acoustics: the lossless limit, Q measured by spectral ratios, exact adjoints with
 the memory variable, the vp gradient, every storage mode, bad models; in Keras, the
-layers, FWI of vp with Q fixed, and shots on Dask.
+layers, and FWI of vp with Q fixed.
 
 As for TTI, the tests share few kernel configurations: 2-D without a free surface and 3-D
 with one."""
@@ -10,9 +10,7 @@ import pytest
 import fixed_fields
 import keras_seismic as ks
 from helpers import small_problem, visco_fields
-from keras_seismic.distributed import DaskExecutor, local_client
 
-RNG = np.random.default_rng()  # seeded for each test by conftest.py
 PHYSICS = "visco-acoustic"
 CASES = [(2, False), (3, True)]
 
@@ -100,13 +98,3 @@ def test_keras_layers_differentiate_the_velocity():
 
 def test_fit_and_lbfgs_invert_the_velocity_with_q_fixed(tmp_path):
     fixed_fields.check_fit_and_lbfgs(*visco_problem(), tmp_path)
-
-
-def test_shots_on_dask_give_the_same_gradient():
-    prop, model = visco_problem()
-    data = RNG.standard_normal((2, *prop.data_shape)).astype(np.float32)
-    expected = prop.born_adjoint(model, data)["vp"]
-    with local_client(n_workers=1, omp_threads=2) as client:
-        remote = ks.propagator.from_config(prop.get_config(), executor=DaskExecutor(client))
-        grad = remote.born_adjoint(model, data)["vp"]
-    assert fixed_fields.relative_error(grad, expected) < 1e-5
