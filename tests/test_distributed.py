@@ -73,6 +73,17 @@ def tasks(stream, prefix):
             if isinstance(key, tuple) and key[0].startswith(prefix)}
 
 
+def wait_for_two_workers(client):
+    """Wait until both workers run. A killed worker's nanny starts another; where none has
+    come after a minute (on a slow machine a nanny can give up), the cluster is asked
+    for its two workers again, which starts a new nanny in place of a lost one."""
+    try:
+        client.wait_for_workers(2, timeout=60)
+    except TimeoutError:
+        client.cluster.scale(2)
+        client.wait_for_workers(2, timeout=120)
+
+
 def kill(client, address):
     """SIGKILL the worker process at ``address`` (its nanny starts a new one)."""
     pid = client.run(os.getpid, workers=[address])[address]
@@ -174,7 +185,7 @@ def test_operators_and_propagators_built_once_per_worker(problem, remote_run, cl
 
 def test_state_stays_on_its_worker_and_gradients_are_summed_there(problem, client):
     local, remote, vp = problem
-    client.wait_for_workers(2, timeout=120)
+    wait_for_two_workers(client)
     data = RNG.standard_normal((NSHOTS, *local.data_shape)).astype(np.float32)
     with dask_distributed.get_task_stream(client) as stream:
         _, state = remote.forward_with_state(vp)
@@ -212,7 +223,7 @@ def test_fwi_training_sums_the_gradient_on_the_workers(client):
                                              executor=DaskExecutor(client))
     model = ks.models.FWI(prop, vp, 1500.0, 3500.0)
     model.compile()
-    client.wait_for_workers(2, timeout=120)
+    wait_for_two_workers(client)
     with dask_distributed.get_task_stream(client) as stream:
         model.fit(np.arange(NSHOTS), observed, batch_size=NSHOTS, epochs=1, verbose=0)
     assert sorted(tasks(stream, "gradient_task-")) == list(range(NSHOTS))
@@ -245,7 +256,7 @@ def test_stored_wavefield_survives_a_move_between_workers(problem):
 
 def test_worker_lost_between_forward_and_gradient(problem, client):
     local, remote, vp = problem
-    client.wait_for_workers(2, timeout=120)
+    wait_for_two_workers(client)
     data = RNG.standard_normal((NSHOTS, *local.data_shape)).astype(np.float32)
     _, state = remote.forward_with_state(vp)
     dead = state.stored[0].where()[0]
@@ -263,7 +274,7 @@ def test_lost_inputs_are_submitted_again(problem, client):
     holding it dies with some of the stored wavefields, Dask cannot recompute those, and
     the executor submits their forward runs again."""
     local, remote, vp = problem
-    client.wait_for_workers(2, timeout=120)
+    wait_for_two_workers(client)
     data = RNG.standard_normal((NSHOTS, *local.data_shape)).astype(np.float32)
     _, state = remote.forward_with_state(vp)
     shared = state.stored[0]._shot.shared
@@ -321,10 +332,10 @@ def test_fwi_training_same_losses_and_survives_a_lost_worker(client):
     expected_losses, expected_vp = train(None)
     # Running means over each epoch (2 steps): the second epoch fits better.
     assert len(expected_losses) == 4 and expected_losses[3] < expected_losses[1]
-    client.wait_for_workers(2, timeout=120)
+    wait_for_two_workers(client)
     losses, velocity = train(DaskExecutor(client))
     assert close(losses, expected_losses) and close(velocity, expected_vp)
-    client.wait_for_workers(2, timeout=120)
+    wait_for_two_workers(client)
     # Each step is 2 calls (forward, gradient): kill during the gradient of step 2.
     killer = _KillDuringGradient(client, at_call=4)
     losses, velocity = train(killer)
