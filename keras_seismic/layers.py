@@ -199,6 +199,17 @@ class _WaveLayer(keras.layers.Layer):
                                          message=message)]):
             return tf.identity(shots)
 
+    def _wavelet(self, wavelet):
+        """Optional source wavelets as float32 ``(batch, nsrc, nt)``, shape-checked."""
+        if wavelet is None:
+            return None
+        wavelet = tf.cast(wavelet, tf.float32)
+        expected = (self.propagator.survey.nsrc, self.propagator.survey.nt)
+        if tuple(wavelet.shape[1:]) != expected:
+            raise ValueError(f"{self.name}: wavelet has shape {tuple(wavelet.shape)}; "
+                             f"expected (batch, *{expected})")
+        return wavelet
+
     @staticmethod
     def _restore(y, channel):
         return y[..., None] if channel else y
@@ -264,13 +275,7 @@ class Modeling(_WaveLayer):
     def call(self, inputs, shots=None, wavelet=None, training=None):
         model, shots, wavelet = self._unpack(inputs, (shots, wavelet))
         model, channel = self._model(model, "model")
-        shots = self._shots(shots, _batch(model))
-        if wavelet is not None:
-            wavelet = tf.cast(wavelet, tf.float32)
-            expected = (self.propagator.survey.nsrc, self.propagator.survey.nt)
-            if tuple(wavelet.shape[1:]) != expected:
-                raise ValueError(f"{self.name}: wavelet has shape {tuple(wavelet.shape)}; "
-                                 f"expected (batch, *{expected})")
+        shots, wavelet = self._shots(shots, _batch(model)), self._wavelet(wavelet)
         data = ops.modeling(self.propagator, model, shots, wavelet, self._keep(training),
                             self.velocity_gradient, self.fields)
         return self._restore(data, channel)
@@ -320,21 +325,30 @@ class Born(_FixedBackground):
             of fields keyed by ``propagator.parameters``.
 
     Call args:
-        inputs: ``[dmodel, shots]`` (or ``layer(dmodel, shots)``): the perturbation, one
-            tensor ``(batch, *grid.shape[, 1])`` (of the first field, vp) or a dict of them
-            for any subset of the fields, and shot indices ``(batch,)``. A perturbation
-            with a batch of 1 is one image for every shot of the batch (as in LS-RTM): its
-            gradient is the migration summed over the shots.
+        inputs: ``[dmodel, shots]`` or ``[dmodel, shots, wavelet]`` (or
+            ``layer(dmodel, shots)``): the perturbation, one tensor
+            ``(batch, *grid.shape[, 1])`` (of the first field, vp) or a dict of them for
+            any subset of the fields, and shot indices ``(batch,)``. A perturbation with a
+            batch of 1 is one image for every shot of the batch (as in LS-RTM): its
+            gradient is the migration summed over the shots. The optional wavelets
+            ``(batch, nsrc, nt)`` replace the shots' source wavelets, e.g. a random
+            simultaneous-source encoding drawn for each sample; they get no gradient.
 
     Returns:
         linearised data ``(batch, nt, nrec[, 1])``.
+
+    Example:
+        >>> born = ks.layers.Born(prop, vp0)
+        >>> data = born([image, shots])              # (batch, nt, nrec)
+        >>> data = born([image, shots, encoded])     # each sample's own wavelets
     """
 
     shares_field = True
-    input_names = ("model perturbation", "shots")
+    input_names = ("model perturbation", "shots", "wavelet")
+    optional = 1
 
-    def call(self, inputs, shots=None):
-        dmodel, shots = self._unpack(inputs, (shots,))
+    def call(self, inputs, shots=None, wavelet=None):
+        dmodel, shots, wavelet = self._unpack(inputs, (shots, wavelet))
         if isinstance(dmodel, dict):
             dmodel = {n: self._strip(dmodel[n], self._field_shape, f"perturbation {n!r}")
                       for n in dmodel}
@@ -344,7 +358,7 @@ class Born(_FixedBackground):
             dmodel, channel = self._strip(dmodel, self._field_shape, "model perturbation")
         try:
             data = ops.born(self.propagator, self.model0, dmodel,
-                            self._shots(shots, _batch(dmodel)))
+                            self._shots(shots, _batch(dmodel)), self._wavelet(wavelet))
         except ValueError as err:
             raise ValueError(f"{self.name}: {err}") from None
         return self._restore(data, channel)
@@ -356,26 +370,33 @@ class Migration(_FixedBackground):
     sample. Its gradient is Born modeling.
 
     Call args:
-        inputs: ``[data, shots]`` (or ``layer(data, shots)``): data
-            ``(batch, nt, nrec[, 1])`` and shots ``(batch,)``.
+        inputs: ``[data, shots]`` or ``[data, shots, wavelet]`` (or
+            ``layer(data, shots)``): data ``(batch, nt, nrec[, 1])``, shots ``(batch,)``
+            and optional wavelets ``(batch, nsrc, nt)`` replacing the shots' source
+            wavelets (as in :class:`Born`; they get no gradient).
 
     Returns:
         the image of each field, ``(batch, *grid.shape[, 1])`` (the field's units per unit
         data squared): one tensor for a one-parameter physics, else a dict.
+
+    Example:
+        >>> image = ks.layers.Migration(prop, vp0)([residual, shots])
     """
 
     maps_data_to_field = True
-    input_names = ("data", "shots")
+    input_names = ("data", "shots", "wavelet")
+    optional = 1
 
     @property
     def _output_fields(self):
         return self.propagator.physics.linearised
 
-    def call(self, inputs, shots=None):
-        data, shots = self._unpack(inputs, (shots,))
+    def call(self, inputs, shots=None, wavelet=None):
+        data, shots, wavelet = self._unpack(inputs, (shots, wavelet))
         data, channel = self._strip(data, self._data_shape, "data")
         image = ops.migration(self.propagator, self.model0, data,
-                              self._shots(shots, data.shape[0]))
+                              self._shots(shots, data.shape[0]),
+                              wavelet=self._wavelet(wavelet))
         if isinstance(image, dict):
             return {n: self._restore(x, channel) for n, x in image.items()}
         return self._restore(image, channel)

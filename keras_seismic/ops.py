@@ -148,6 +148,11 @@ def _gradients(grad, names, arrays, reduced):
     return out
 
 
+def _wavelet(arrays, at):
+    """The optional wavelet input of an op: ``arrays[at]`` if it was given."""
+    return arrays[at] if len(arrays) > at else None
+
+
 def _take_state(token, recompute):
     state = STATES.pop(token) if token != _NO_STATE else None
     return state if state is not None else recompute()
@@ -197,14 +202,14 @@ def modeling(prop, model, shots, wavelet=None, keep=True, velocity_gradient=True
     store = keep and bool(fields)
 
     def forward(s, *arrays):
-        m, w = _model(names, arrays[:n]), (arrays[n] if len(arrays) > n else None)
+        m, w = _model(names, arrays[:n]), _wavelet(arrays, n)
         if not store:
             return [prop.forward(m, s, wavelet=w)], _NO_STATE
         data, state = prop.forward_with_state(m, s, wavelet=w)
         return [data], STATES.put(state)
 
     def backward(s, token, dys, *arrays):
-        fs, w = arrays[:n], (arrays[n] if len(arrays) > n else None)
+        fs, w = arrays[:n], _wavelet(arrays, n)
         m, dy = _model(names, fs), dys[0]
         if not fields:
             g_w = [] if w is None else [prop.wavelet_adjoint(m, dy, s).reshape(w.shape)]
@@ -226,48 +231,61 @@ def modeling(prop, model, shots, wavelet=None, keep=True, velocity_gradient=True
                    [_data_shape(prop, shots.shape[0])])[0]
 
 
-def born(prop, model0, dmodel, shots):
+def _encoding(wavelet):
+    """An optional wavelet input of a linearised op, which is not differentiated: the op
+    takes it behind ``stop_gradient`` (a tape then gives None for it, not zeros)."""
+    return [] if wavelet is None else [tf.stop_gradient(wavelet)]
+
+
+def born(prop, model0, dmodel, shots, wavelet=None):
     """Linearised modeling ``J(model0) dmodel`` (batch, *grid) -> (batch, nt, nrec); its
     gradient is the migration of ``dy``. ``dmodel`` perturbs any subset of the fields (a
     dict, or one tensor for the first); the background ``model0`` (fields of
-    grid.shape, without a batch axis) is not differentiated."""
+    grid.shape, without a batch axis) is not differentiated, nor are the optional source
+    wavelets (batch, nsrc, nt) that replace the survey's (e.g. a simultaneous-source
+    encoding drawn per sample)."""
     base, dnames = prop.parameters, _names(prop, dmodel)
-    nb = len(base)
+    nb, nd = len(base), len(dnames)
 
     def forward(s, *arrays):
-        m, d = _model(base, arrays[:nb], batched=False), _model(dnames, arrays[nb:])
-        return [prop.born(m, d, s)], _NO_STATE
+        m, d = _model(base, arrays[:nb], batched=False), _model(dnames, arrays[nb:nb + nd])
+        return [prop.born(m, d, s, wavelet=_wavelet(arrays, nb + nd))], _NO_STATE
 
     def backward(s, token, dys, *arrays):
-        m, d = _model(base, arrays[:nb], batched=False), arrays[nb:]
+        m, d = _model(base, arrays[:nb], batched=False), arrays[nb:nb + nd]
         reduced = _reduces(d)
-        image = prop.born_adjoint(m, dys[0], s, reduce=reduced, fields=dnames)
-        return [np.zeros_like(b) for b in arrays[:nb]] + _gradients(image, dnames, d,
-                                                                     reduced)
+        image = prop.born_adjoint(m, dys[0], s, reduce=reduced, fields=dnames,
+                                  wavelet=_wavelet(arrays, nb + nd))
+        return [np.zeros_like(b) for b in arrays[:nb]] + _gradients(
+            image, dnames, d, reduced) + [np.zeros_like(w) for w in arrays[nb + nd:]]
 
-    inputs = _tensors(model0, base) + _tensors(dmodel, dnames)
+    inputs = _tensors(model0, base) + _tensors(dmodel, dnames) + _encoding(wavelet)
     return _pde_op(forward, backward, inputs, shots, [_data_shape(prop, shots.shape[0])])[0]
 
 
-def migration(prop, model0, data, shots, fields=None):
+def migration(prop, model0, data, shots, fields=None, wavelet=None):
     """Migration (adjoint Born) of each sample ``J(model0)^T d``: (batch, nt, nrec) ->
     the image of each field of ``fields`` (default all), (batch, *grid) each: one tensor
-    for a one-parameter physics, else a dict. Its gradient is Born modeling of ``dy``."""
+    for a one-parameter physics, else a dict. Its gradient is Born modeling of ``dy``.
+    Optional source wavelets (batch, nsrc, nt) replace the survey's, as in :func:`born`."""
     base, fields = prop.parameters, prop.check_fields(fields)
     nb = len(base)
 
     def forward(s, *arrays):
         m = _model(base, arrays[:nb], batched=False)
-        image = prop.born_adjoint(m, arrays[nb], s, reduce=False, fields=fields)
+        image = prop.born_adjoint(m, arrays[nb], s, reduce=False, fields=fields,
+                                  wavelet=_wavelet(arrays, nb + 1))
         image = image if isinstance(image, dict) else {base[0]: image}
         return [image[f] for f in fields], _NO_STATE
 
     def backward(s, token, dys, *arrays):
         m = _model(base, arrays[:nb], batched=False)
-        return [np.zeros_like(b) for b in arrays[:nb]] + \
-            [prop.born(m, dict(zip(fields, dys)), s)]
+        data = prop.born(m, dict(zip(fields, dys)), s, wavelet=_wavelet(arrays, nb + 1))
+        return [np.zeros_like(b) for b in arrays[:nb]] + [data] + \
+            [np.zeros_like(w) for w in arrays[nb + 1:]]
 
-    images = _pde_op(forward, backward, _tensors(model0, base) + [data], shots,
+    images = _pde_op(forward, backward,
+                     _tensors(model0, base) + [data] + _encoding(wavelet), shots,
                      [_field_shape(prop, data.shape[0])] * len(fields))
     return _as_model(prop, fields, images)
 

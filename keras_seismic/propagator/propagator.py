@@ -439,7 +439,7 @@ class Propagator:
         """A dict of fields as the physics returns it: bare for a one-parameter physics."""
         return fields[self.parameters[0]] if len(self.parameters) == 1 else fields
 
-    def born(self, model, dmodel, shots=None):
+    def born(self, model, dmodel, shots=None, wavelet=None):
         """Linearised (Born) modeling ``J dmodel``: the derivative of :meth:`forward` at
         ``model`` applied to a perturbation of any subset of its fields.
 
@@ -447,6 +447,8 @@ class Propagator:
             model: the background model, e.g. ``{"vp": vp0, "rho": rho0}``.
             dmodel: a dict of perturbations (in the fields' units), each ``grid.shape`` or
                 ``(n, *grid.shape)``; a bare array for a one-parameter physics.
+            wavelet: optional source wavelets replacing the survey's, as in
+                :meth:`forward` (e.g. a simultaneous-source encoding drawn per call).
 
         Returns:
             float32 data ``(n, nt, nrec)``.
@@ -454,14 +456,16 @@ class Propagator:
         shots = self.check_shots(shots)
         model = ShotModel(self, self.check_model(model, len(shots), "background model"))
         dmodel = self.check_perturbation(dmodel, len(shots))
-        items = [(i, s) for i, s in enumerate(shots)]
+        wavelet = self.check_wavelet(wavelet, shots)
+        items = [(i, s, wavelet[i]) for i, s in enumerate(shots)]
         return np.stack(self.executor.map(born_task, (model, dmodel), items))
 
-    def born_adjoint(self, model, data, shots=None, reduce=True, fields=None):
+    def born_adjoint(self, model, data, shots=None, reduce=True, fields=None, wavelet=None):
         """Adjoint Born (migration, the FWI gradient) ``J^T data``, summed over the shots.
 
         ``born_adjoint(model, forward(model) - d)`` is the gradient of
         ``0.5||forward(model) - d||^2`` with respect to every field of the model.
+        ``wavelet`` replaces the survey's source wavelets, as in :meth:`born`.
 
         Returns:
             a dict ``{name: float32 grid.shape}`` (or ``(n, *grid.shape)`` with
@@ -470,7 +474,7 @@ class Propagator:
         """
         shots = self.check_shots(shots)
         data = self.check_data(data, len(shots))
-        _, state = self.forward_with_state(model, shots)
+        _, state = self.forward_with_state(model, shots, wavelet=wavelet)
         try:
             return self.gradient(state, data, reduce=reduce, fields=fields)
         finally:

@@ -131,13 +131,13 @@ def gradient_task(shared, item):
 def born_task(shared, item):
     """Linearised data ``(nt, nrec)`` of a shot for a perturbation of some fields."""
     model, dmodel = shared
-    i, shot = item
+    i, shot, wavelet = item
     prop = model.prop
     media, fields, (dt, nsteps) = model.shot(i)
     dfields = {name: d if d.ndim == prop.grid.ndim else d[i] for name, d in dmodel.items()}
     perturbation = prop.physics.perturbation(fields, dfields, prop.padding,
                                              prop.grid.spacing)
-    rhs = prop._point_source(prop.survey.wavelet[shot], nsteps)
+    rhs = prop._point_source(wavelet, nsteps)
     data = prop._solver.born(media, prop._damp, dt, prop._rec_coords[shot],
                              prop._src_coords[shot], rhs, perturbation)
     return _live(prop, shot, prop._resampling(nsteps)[1] @ data)
