@@ -25,15 +25,6 @@ def test_fwi_model_fit_reduces_misfit_and_model_error():
     assert result["model_error_end"] < result["model_error_start"]
 
 
-def test_loop_unrolled_lsrtm_trains_and_reports_errors():
-    import loop_unrolled_lsrtm
-    errors, history = loop_unrolled_lsrtm.main(shape=(40, 24), ntrain=4, ntest=2,
-                                               iterations=2, epochs=3)
-    assert history[-1] < history[0]
-    assert set(errors) == {"rtm", "lsrtm_gradient_descent", "loop_unrolled"}
-    assert all(0 < e < 2 for e in errors.values()), errors
-
-
 def test_fwi_3d_reduces_misfit_with_bounded_storage():
     import fwi_3d
     result = fwi_3d.main(n=20, nshots=2, epochs=3)
