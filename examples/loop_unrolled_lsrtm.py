@@ -1,37 +1,40 @@
 """Loop-unrolled least-squares RTM from single noisy simultaneous-source records.
 
 A physics-augmented network: each of ``K`` unrolled iterations sees the current image
-``x`` and the gradient ``J^T (J x - d)`` of the data misfit, computed by the wave-equation
-layers (``J`` is ``ks.layers.Born``, ``J^T`` is ``ks.layers.Migration``), and a small
-U-Net turns them into an update::
+``x`` and the preconditioned gradient ``P J^T (J x - d)`` of the data misfit, computed by
+the wave-equation layers (``J`` is ``ks.layers.Born``, ``J^T`` is
+``ks.layers.Migration``), and a small U-Net turns them into an update::
 
-    x <- x - CNN_k([x, J^T (J x - d), memory_k, depth, x-position])
+    x <- x - CNN_k([x, P J^T (J x - d), memory_k, depth, x-position])
 
 The experiment (:func:`main`), scaled from a 15 km x 4.5 km marine section to a 4 km x
 2 km one on 200 x 100 cells of 20 m:
 
-- **Models** (:func:`thrust_section`): folded sedimentary layers under 250 m of water, cut
-  by one or two thrust faults; the layer velocities follow one compaction trend with
-  random contrasts of up to +-200 m/s. Each model is band-limited by a one-cell Gaussian,
-  so that its structure is one the data can resolve; each seed gives another model.
-- **True image**: the model minus its 75 m Gaussian smoothing (the water kept sharp):
-  layers, faults and dipping reflectors, as a velocity perturbation in m/s.
-- **Background**: one for the whole area, the mean of the training models' smoothed
-  versions, as a tomographic velocity would be: close to each model's own smooth
-  version, never equal to it.
+- **Sections** (:func:`thrust_section`): folded sedimentary layers under 250 m of water,
+  cut by one or two thrust faults; the layer velocities follow one compaction trend with
+  random contrasts of up to +-200 m/s. Each seed gives another section.
+- **True image** (:func:`images_of`): the section, band-limited by a one-cell Gaussian,
+  minus its 75 m Gaussian smoothing (the water kept sharp): layers, faults and dipping
+  reflectors, as a velocity perturbation in m/s, in the band that the data resolve.
+- **Background** (:func:`area_background`): one for the whole area, the mean of the
+  training sections' 300 m smoothings. The **true model** (:func:`true_models`) is that
+  background, off by a smooth random error of 1% RMS (as a tomographic velocity is), plus
+  the true image.
 - **Data**: one record per image, in which all 16 sources fire at once with Gaussian
   random weights. The data are modelled *nonlinearly* in the true model, minus the
-  background's (so they hold transmission effects and multiples that Born modelling
-  about the background has not), plus band-limited noise of half their RMS. Each
-  source's data are modelled once per model; a record is their weighted sum (the wave
-  equation is linear in its source), so training draws a new encoding and new noise for
-  every image in every epoch (``tf.data``) for free.
+  background's (so they hold the background's error, transmission effects and
+  multiples, which Born modelling about the background has not), plus band-limited
+  noise of half their RMS. Each source's data are modelled once per model; a record is
+  their weighted sum (the wave equation is linear in its source), so training draws a
+  new encoding and new noise for every image in every epoch (``tf.data``) for free.
+- **Preconditioner** ``P`` (:func:`preconditioner`), the same for every method.
 - **Baselines**, at the same number of PDE solves as the network (``K`` migrations and
   ``K - 1`` Born modellings; the baselines get ``K`` and ``K``): RTM best scaled to the
-  true image, LS-RTM by steepest descent with exact line search, and CGLS.
+  true image, LS-RTM by preconditioned steepest descent with exact line search, and
+  preconditioned CGLS.
 - **Held-out images** come from seeds the network never saw.
 
-Run: ``python examples/loop_unrolled_lsrtm.py [--figure docs/img/loop_unrolled_lsrtm.png]``
+Run: ``python examples/loop_unrolled_lsrtm.py [--figure out/lsrtm.png] [--save net.keras]``
 """
 import argparse
 import os
@@ -55,7 +58,8 @@ def thrust_section(grid, seed, water_depth=250.0, contrast=200.0):
     Folded layers 40-160 m thick (in depth before folding) whose velocities follow the
     trend ``1650 + 0.75 (depth below the sea floor)`` m/s, each with a random contrast of
     up to ``contrast`` m/s; then one or two thrust faults (dipping 25-45 degrees) whose
-    hanging walls have slid up the fault plane by 100-300 m.
+    hanging walls have slid up the fault plane by 100-300 m. The sediments are
+    band-limited by a one-cell Gaussian.
 
     Returns:
         float32 ``grid.shape``.
@@ -90,8 +94,8 @@ def thrust_section(grid, seed, water_depth=250.0, contrast=200.0):
 
 
 def images_of(grid, sections, resolved=75.0):
-    """True images: each section (band-limited by one cell) minus its ``resolved`` m
-    Gaussian smoothing, the water kept sharp; float32 ``(n, *grid.shape)`` in m/s."""
+    """True images: each section minus its ``resolved`` m Gaussian smoothing, the water
+    kept sharp; float32 ``(n, *grid.shape)`` in m/s."""
     return np.stack([vp - ks.datasets.smooth(vp, resolved, grid=grid,
                                              water_velocity=WATER_VELOCITY)
                      for vp in sections])
@@ -332,12 +336,20 @@ def pretrain_first_iteration(network, gradients, images, image_scale, epochs, ba
 
 
 # ----------------------------------------------------------------------------- baselines
+def migrate(prop, background, records, wavelets, chunk=16):
+    """``J^T d`` of each encoded record ``(n, nt, nrec)`` with its wavelets, ``(n, *grid)``:
+    ``chunk`` records at a time, since each holds its stored wavefield until imaged."""
+    return np.concatenate([
+        prop.born_adjoint(background, records[i:i + chunk],
+                          np.zeros(len(records[i:i + chunk]), int), reduce=False,
+                          wavelet=wavelets[i:i + chunk])
+        for i in range(0, len(records), chunk)])
+
+
 def rtm(prop, background, preconditioner, records, wavelets, true):
     """RTM ``P J^T d`` (preconditioned, zero in the water), each image scaled to fit the
     true one best (least squares)."""
-    shots = np.zeros(len(records), int)
-    images = preconditioner * prop.born_adjoint(background, records, shots, reduce=False,
-                                                wavelet=wavelets)
+    images = preconditioner * migrate(prop, background, records, wavelets)
     scale = np.sum(images * true, axis=(1, 2)) / np.sum(images * images, axis=(1, 2))
     return images * scale[:, None, None]
 
@@ -349,8 +361,7 @@ def lsrtm(prop, background, preconditioner, records, wavelets, iterations,
     costs one migration and one Born modelling."""
     shots = np.zeros(len(records), int)
     J = lambda x: prop.born(background, x, shots, wavelet=wavelets)  # noqa: E731
-    JT = lambda r: prop.born_adjoint(background, r, shots, reduce=False,  # noqa: E731
-                                     wavelet=wavelets)
+    JT = lambda r: migrate(prop, background, r, wavelets)  # noqa: E731
     norm2 = lambda a: np.sum(np.asarray(a, np.float64) ** 2,  # noqa: E731
                              axis=tuple(range(1, a.ndim)))
     expand = lambda a: a.reshape(-1, 1, 1).astype(np.float32)  # noqa: E731
@@ -422,8 +433,8 @@ def figure(path, grid, true, panels, history):
 
 
 # ----------------------------------------------------------------------------- main
-def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epochs=2,
-         pretrain_epochs=25, encodings=4, filters=16, batch_size=2, learning_rate=1e-3,
+def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epochs=4,
+         pretrain_epochs=20, encodings=4, filters=16, batch_size=2, learning_rate=1e-3,
          nsrc=16, f0=7.0, duration=2.0, noise=0.5, seed=0, path=None, figure_path=None,
          verbose=2):
     """Train the network on ``ntrain`` random models, evaluate it on ``ntest`` others.
@@ -460,8 +471,7 @@ def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epo
 
     # The first iteration's inputs, P J^T (-d), of a few encodings of each training model.
     records, wavelets = encoded(per_source[train], encoder, encodings)
-    rtm_images = weighting * prop.born_adjoint(background, -records, np.zeros(len(records),
-                                               int), reduce=False, wavelet=wavelets)
+    rtm_images = weighting * migrate(prop, background, -records, wavelets)
     gradient_scale, image_scale = 1.0 / float(rtm_images.std()), float(images[train].std())
     network = unrolled_network(prop, background, weighting, iterations, filters,
                                image_scale=image_scale, gradient_scale=gradient_scale)
@@ -518,7 +528,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--figure", help="write the comparison figure to this PNG")
     parser.add_argument("--save", help="keep the trained network in this .keras file")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--ntrain", type=int, default=192)
     args = parser.parse_args()
     main(epochs=args.epochs, ntrain=args.ntrain, path=args.save, figure_path=args.figure)
