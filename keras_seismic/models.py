@@ -56,8 +56,8 @@ class _Inversion(keras.Model):
         ``tf.data.Dataset`` or generator are not checked ahead: only the layers' own shot
         checks apply to them). FWI also models the first shot in the starting model (of
         the arrays, or of the first batch of a ``tf.data.Dataset`` of ``(shots, data)``)
-        and warns, before training, when the observed data are an order of magnitude or
-        more larger or smaller (unless the misfit is normalised).
+        and warns, before its first training step, when the observed data are an order of
+        magnitude or more larger or smaller (unless the misfit is normalised).
 
         Arrays are fed as batches of a ``tf.data.Dataset`` without tf.data's autotuning
         (see :func:`_batches`), shuffled every epoch unless ``shuffle=False``, as Keras
@@ -225,6 +225,9 @@ class FWI(_Inversion):
         return 0.002 * self._mean_vp
 
     def _check_scale(self, shot, observed):
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and int(optimizer.iterations) > 0:
+            return               # trained already: no longer the starting model
         loss = getattr(self, "loss", None)
         inner = loss.misfit if isinstance(loss, FilteredMisfit) else loss
         if isinstance(inner, NormalizedMisfit):
