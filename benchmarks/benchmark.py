@@ -59,8 +59,10 @@ import threading
 import time
 import traceback
 
-# Devito reads these when it is imported (keras_seismic sets the same defaults).
-os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
+# Devito reads these when it is imported (keras_seismic sets the same defaults: plain C
+# on one thread, OpenMP on more), so that the bare operator runs as the package's do.
+os.environ.setdefault("DEVITO_LANGUAGE",
+                      "C" if os.environ.get("OMP_NUM_THREADS", "").strip() == "1" else "openmp")
 os.environ.setdefault("DEVITO_LOGGING", "WARNING")
 
 import numpy as np  # noqa: E402

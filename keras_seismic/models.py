@@ -49,14 +49,20 @@ class _Inversion(keras.Model):
             y_pred = y_pred * keras.ops.cast(live, y_pred.dtype)
         return super().compute_loss(x, y, y_pred, sample_weight, training)
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, **kwargs):
         """``keras.Model.fit``, with the shot indices ``x`` and the observed data ``y``
         checked before the first solve when they are arrays (the values of a
         ``tf.data.Dataset`` or generator are not checked ahead: only the layers' own shot
         checks apply to them). FWI also models the first shot in the starting model (of
         the arrays, or of the first batch of a ``tf.data.Dataset`` of ``(shots, data)``)
-        and warns, before training, when the observed data are an order of magnitude or
-        more larger or smaller (unless the misfit is normalised).
+        and warns, before its first training step, when the observed data are an order of
+        magnitude or more larger or smaller (unless the misfit is normalised).
+
+        Arrays are fed as batches of a ``tf.data.Dataset`` without tf.data's autotuning
+        (see :func:`_batches`), shuffled every epoch unless ``shuffle=False``, as Keras
+        feeds arrays; with ``validation_split``, ``sample_weight``, ``class_weight``,
+        ``steps_per_epoch`` or ``shuffle="batch"``, Keras feeds them itself.
 
         Raises:
             ValueError: shots that are not whole numbers or out of range, or observed data
@@ -67,6 +73,11 @@ class _Inversion(keras.Model):
             if _is_array(y):
                 observed = self.prop.check_data(y, len(shots), name="observed data (y)")
                 self._check_scale(int(shots[0]), observed[0])
+                if not validation_split and shuffle != "batch" and all(
+                        kwargs.get(k) is None
+                        for k in ("sample_weight", "class_weight", "steps_per_epoch")):
+                    x, y = _batches(shots, observed, batch_size or 32, shuffle), None
+                    batch_size, shuffle = None, False
         elif isinstance(x, tf.data.Dataset) and y is None:
             first = next(iter(x.take(1)), None)     # one batch, read once more
             if isinstance(first, tuple) and len(first) == 2:
@@ -74,7 +85,8 @@ class _Inversion(keras.Model):
                 observed = first[1].numpy()
                 if shots.size and observed.shape[1:] == self.prop.data_shape:
                     self._check_scale(int(self.prop.check_shots(shots)[0]), observed[0])
-        return super().fit(x, y, *args, **kwargs)
+        return super().fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                           validation_data, shuffle, **kwargs)
 
     def _check_scale(self, shot, observed):
         """Warn before training when ``observed`` (nt, nrec), the data of ``shot``, and
@@ -116,6 +128,19 @@ def scale_warning(ratio, observed_rms, modelled_rms, shot):
             f"amplitude-sensitive misfit would fit the scale rather than the model. Scale "
             f"the wavelet to the data (ks.preprocessing.estimate_wavelet) or use a "
             f"normalised misfit (ks.losses.NormalizedMisfit)")
+
+
+def _batches(shots, observed, batch_size, shuffle):
+    """``(shots, observed)`` as a ``tf.data.Dataset`` of batches, reshuffled every epoch if
+    ``shuffle``. Its autotuning is off: Keras's own pipeline for arrays autotunes, and the
+    start of an epoch then waited for tf.data's tuning threads, some 1.3 s every other
+    epoch (as long as the epoch itself on a small survey)."""
+    data = tf.data.Dataset.from_tensor_slices((shots, observed))
+    if shuffle:
+        data = data.shuffle(len(shots), reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.batch(batch_size).with_options(options)
 
 
 def _is_array(value):
@@ -200,6 +225,9 @@ class FWI(_Inversion):
         return 0.002 * self._mean_vp
 
     def _check_scale(self, shot, observed):
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and int(optimizer.iterations) > 0:
+            return               # trained already: no longer the starting model
         loss = getattr(self, "loss", None)
         inner = loss.misfit if isinstance(loss, FilteredMisfit) else loss
         if isinstance(inner, NormalizedMisfit):

@@ -120,14 +120,28 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended,
             # Above a free surface v holds the mirror image of the field below, not the
             # adjoint of an equation: only the rows that are solved take part.
             z = v if surface is None else v * parameter(grid, space_order, "solved")
-            eqs += [Inc(parameter(grid, space_order, "grad_s"),
-                        u * (s * z).laplace - z * (s * u).laplace + s * kappa * u * z
-                        - (s * u * z).laplace)]
+            eqs += _density_image(parameter(grid, space_order, "grad_s"), u, z, s, kappa,
+                                  parameter(grid, space_order, "uz") if image == "stored"
+                                  else None)
     if sources:
         eqs += sparse(grid, "srcadj").interpolate(expr=v * b)
     if extended:
         eqs += [Inc(parameter(grid, space_order, "wadj"), trace(grid, "wavelet") * v * b)]
     return Operator(eqs, name="adjoint", **target)
+
+
+def _density_image(grad_s, u, z, s, kappa, uz=None):
+    """The equations of the image of ``s``, ``sum_t u lap(s z) - z lap(s u) + s kappa u z
+    - lap(s u z)``. Its last two terms are linear in the product ``u z``: given ``uz``, the
+    time loop only adds the product up in it, and they are applied once, to the sum, after
+    the loop (which saves a Laplacian a stored step). Without it (a forward field that
+    checkpointing recomputes, for which the adjoint runs in pieces) every step applies
+    them."""
+    correlation = u * (s * z).laplace - z * (s * u).laplace
+    if uz is None:
+        return [Inc(grad_s, correlation + s * kappa * u * z - (s * u * z).laplace)]
+    return [Inc(grad_s, correlation), Inc(uz, u * z),
+            Inc(grad_s, s * kappa * uz - (s * uz).laplace)]
 
 
 class Density(WaveEquation):
@@ -136,6 +150,7 @@ class Density(WaveEquation):
     name = "acoustic-density"
     parameters = (VP, RHO)
     stored_halo = True
+    scratch = ("uz",)
     forward_operator = staticmethod(forward_operator)
     born_operator = staticmethod(born_operator)
     adjoint_operator = staticmethod(adjoint_operator)

@@ -10,8 +10,9 @@ A wave equation is a :class:`WaveEquation` with
 * its stability limit and the speeds that set the dispersion rule
   (:meth:`~WaveEquation.speeds`, :meth:`~WaveEquation.stability`);
 * which parameters it linearises (Born and gradients): all, unless some are ``fixed``;
-* the forward wavefields its imaging conditions read (``stored``), and how far its spatial
-  operator reaches (:meth:`~WaveEquation.reach`);
+* the forward wavefields its imaging conditions read (``stored``), the fields its adjoint
+  accumulates into besides the images (``scratch``), and how far its spatial operator
+  reaches (:meth:`~WaveEquation.reach`);
 * its Devito operators: forward, Born with respect to any subset of its kernel fields,
   and the adjoint with the imaging condition of each (in the physics' own module, the
   only place with its Devito equations).
@@ -68,6 +69,9 @@ class WaveEquation:
     #: Whether an imaging condition takes spatial differences of the stored forward field
     #: (which then needs a halo).
     stored_halo = False
+    #: Fields (besides the images) that the imaging conditions accumulate into and read
+    #: themselves; the solver gives the adjoint operator them zeroed.
+    scratch = ()
 
     def __init__(self, ndim=2):
         self.ndim = ndim

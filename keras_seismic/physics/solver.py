@@ -371,9 +371,9 @@ class WaveSolver:
         with _RUN_LOCK:
             args = self._media(media, damp)
             args["rec"] = self._points("rec", shape, rec_coords, data, nsteps)
-            for field in fields:
-                args["grad_" + field] = self._buffer(kernels.parameter, "grad_" + field,
-                                                     shape)
+            scratch = self.equation.scratch if fields else ()
+            for name in ["grad_" + f for f in fields] + list(scratch):
+                args[name] = self._buffer(kernels.parameter, name, shape)
             if image == "stored":
                 if not stored.functions:
                     raise ValueError("the stored wavefield was already released")

@@ -64,7 +64,7 @@ class Propagator:
             NVIDIA GPU with the NVIDIA HPC SDK, or ``language="openmp"`` with a GPU
             platform for OpenMP offloading. None (default) leaves each to Devito's
             configuration: ``DEVITO_PLATFORM``, ``DEVITO_LANGUAGE``, ``DEVITO_ARCH``, or
-            the CPU it finds with OpenMP and gcc.
+            the CPU it finds with OpenMP (plain C on one thread) and gcc.
 
     Shapes: data ``(n, nt, nrec)`` for the ``n`` shots asked for (all when
     ``shots=None``).

@@ -85,7 +85,7 @@ def _live(prop, shot, traces):
     in them reaches no gradient."""
     if prop.survey.masked:
         traces = traces * prop.survey.receiver_mask[shot]
-    return traces.astype(np.float32)
+    return traces.astype(np.float32, copy=False)
 
 
 def illumination_task(shared, item):
