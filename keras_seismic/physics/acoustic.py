@@ -13,7 +13,7 @@ import numpy as np
 from devito import Eq, Inc, Operator
 
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, parameter, point_sources, sources, sparse,
+from .fields import (Mass, free_surface, parameter, point_sources, sources, sparse,
                      stored_field, time_step, trace, wavefield)
 
 VP = Parameter("vp", "m/s", (0.0, np.inf), 2000.0, "m", "P-wave velocity")
@@ -22,10 +22,10 @@ VP = Parameter("vp", "m/s", (0.0, np.inf), 2000.0, "m", "P-wave velocity")
 def forward_operator(grid, space_order, surface, save, extended, **target):
     """Nonlinear modeling with point sources (``src``) or, if ``extended``, the distributed
     source ``weights(x) * wavelet(t)``; records ``rec``; optionally stores ``usave``."""
-    m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
+    mass = Mass(grid, space_order)
     u, rec = wavefield(grid, space_order, "u"), sparse(grid, "rec")
     source, inject = sources(grid, space_order, extended)
-    eqs = [time_step(u, m, damp, u.laplace, True, source)] + inject([u], m, damp)
+    eqs = mass.equations + [time_step(u, mass, u.laplace, True, source)] + inject([u], mass)
     eqs += free_surface(u, True, surface)
     eqs += rec.interpolate(expr=u)
     if save:
@@ -38,14 +38,13 @@ def born_operator(grid, space_order, surface, **target):
     perturbation ``du`` for a squared-slowness perturbation ``dm``, advanced together; the
     scattering source ``-dm * u_tt`` uses the same discrete second derivative as the
     forward scheme, so ``du`` is the exact derivative of the discrete forward."""
-    m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
-    dm = parameter(grid, space_order, "dm")
+    mass, dm = Mass(grid, space_order), parameter(grid, space_order, "dm")
     u, du = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "du")
     rec = sparse(grid, "rec")
-    eqs = [time_step(u, m, damp, u.laplace, True)]
-    eqs += point_sources(grid, [u], m, damp)
+    eqs = mass.equations + [time_step(u, mass, u.laplace, True)]
+    eqs += point_sources(grid, [u], mass)
     eqs += free_surface(u, True, surface)
-    eqs += [time_step(du, m, damp, du.laplace, True, -dm * u.dt2)]
+    eqs += [time_step(du, mass, du.laplace, True, -dm * u.dt2)]
     eqs += free_surface(du, True, surface)
     eqs += rec.interpolate(expr=du)
     return Operator(eqs, name="born", **target)
@@ -59,10 +58,10 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
     or from the live forward field ``u`` that checkpointing recomputes
     (``image="wavefield"``); ``srcadj`` (``sources``), the field at the source positions;
     ``wadj`` (``extended``), the field correlated with the extended source's wavelet."""
-    m, damp = parameter(grid, space_order, "m"), parameter(grid, space_order, "damp")
+    mass = Mass(grid, space_order)
     v, rec = wavefield(grid, space_order, "v"), sparse(grid, "rec")
-    eqs = [time_step(v, m, damp, v.laplace, False)]
-    eqs += rec.inject(field=v.backward, expr=rec * inverse_mass(m, damp))
+    eqs = mass.equations + [time_step(v, mass, v.laplace, False)]
+    eqs += rec.inject(field=v.backward, expr=rec * mass.inverse)
     eqs += free_surface(v, False, surface)
     if image and "m" in fields:
         u = stored_field(grid) if image == "stored" else wavefield(grid, space_order, "u")

@@ -21,7 +21,9 @@ constant-density stencil itself (not the wider square of a staggered first deriv
 The second form costs one Laplacian, of ``s u``, and a product: the kernels step
 ``m u_tt + eta u_t - (lap(s u) / s - kappa u) = q``, the rows divided by ``b``, with
 ``kappa = lap(s) / s`` computed once a call. So the adjoint injects ``rho`` times the data
-and multiplies what it returns by ``b``.
+and multiplies what it returns by ``b``. Each operator folds ``1/s`` and ``kappa`` into the
+step's inverse mass before its time loop (``weight`` and ``potential``), so that a step
+reads two coefficient fields fewer.
 
 Limits. The stencil's weights alternate in sign, so a density that jumps by a large
 factor from cell to cell can make ``S`` indefinite, and the run unstable at any time step.
@@ -43,18 +45,42 @@ from devito import Eq, Inc, Operator
 
 from .acoustic import VP
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, laplacian, parameter, point_sources,
-                     sources, sparse, stored_field, time_step, trace, wavefield)
+from .fields import (Mass, free_surface, laplacian, parameter, point_sources, sources,
+                     sparse, stored_field, time_step, trace, wavefield)
 
 RHO = Parameter("rho", "kg/m^3", (0.0, np.inf), 1000.0, "s", "density")
 #: The largest ratio of densities within the stencil's reach that the kernels accept.
 MAX_CONTRAST = 5.0
 
 
+class FoldedMass(Mass):
+    """The :class:`Mass` with the stiffness's coefficients folded in before the time loop:
+    ``weight = inverse / s`` and ``potential = inverse * kappa``."""
+
+    #: Names of the folded coefficients' fields; the solver allocates them.
+    FOLDED = ("weight", "potential")
+
+    def __init__(self, grid, space_order, rs, kappa):
+        super().__init__(grid, space_order)
+        self.rs, self.kappa = rs, kappa
+        self.weight, self.potential = (parameter(grid, space_order, name)
+                                       for name in self.FOLDED)
+
+    @property
+    def equations(self):
+        return super().equations + [Eq(self.weight, self.inverse * self.rs),
+                                    Eq(self.potential, self.inverse * self.kappa)]
+
+    def stiffness(self, u, s):
+        """``inverse * rho S u``, for :func:`time_step`'s ``scaled``."""
+        return self.weight * (s * u).laplace - self.potential * u
+
+
 def _media(grid, space_order):
-    """``m``, the damping, ``s = rho^-1/2``, ``rs = 1/s`` and ``kappa = lap(s) / s``."""
-    return tuple(parameter(grid, space_order, name)
-                 for name in ("m", "damp", "s", "rs", "kappa"))
+    """The :class:`FoldedMass`, ``s = rho^-1/2``, ``rs = 1/s`` and ``kappa = lap(s) /
+    s``."""
+    s, rs, kappa = (parameter(grid, space_order, name) for name in ("s", "rs", "kappa"))
+    return FoldedMass(grid, space_order, rs, kappa), s, rs, kappa
 
 
 def stiffness(u, s, rs, kappa):
@@ -67,11 +93,11 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
     """Nonlinear modeling with point sources (``src``) or the extended source
     ``weights(x) * wavelet(t)``; records ``rec``; optionally stores ``usave``, with a halo,
     for the density's imaging condition."""
-    m, damp, s, rs, kappa = _media(grid, space_order)
+    mass, s, rs, kappa = _media(grid, space_order)
     u, rec = wavefield(grid, space_order, "u"), sparse(grid, "rec")
     source, inject = sources(grid, space_order, extended)
-    eqs = [time_step(u, m, damp, stiffness(u, s, rs, kappa), True, source)]
-    eqs += inject([u], m, damp)
+    eqs = mass.equations + [time_step(u, mass, 0, True, source, mass.stiffness(u, s))]
+    eqs += inject([u], mass)
     eqs += free_surface(u, True, surface)
     eqs += rec.interpolate(expr=u)
     if save:
@@ -83,16 +109,16 @@ def born_operator(grid, space_order, surface, **target):
     """Linearised modeling for perturbations ``dm`` and ``ds`` (with ``lap_ds``, the
     Laplacian of ``ds``): the background field ``u`` and its perturbation ``du``, advanced
     together."""
-    m, damp, s, rs, kappa = _media(grid, space_order)
+    mass, s, rs, kappa = _media(grid, space_order)
     dm, ds, lap_ds = (parameter(grid, space_order, n) for n in ("dm", "ds", "lap_ds"))
     u, du = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "du")
     rec = sparse(grid, "rec")
     background = stiffness(u, s, rs, kappa)
     scattering = -dm * u.dt2 + rs * ((ds * u).laplace - lap_ds * u - ds * background)
-    eqs = [time_step(u, m, damp, background, True)]
-    eqs += point_sources(grid, [u], m, damp)
+    eqs = mass.equations + [time_step(u, mass, 0, True, scaled=mass.stiffness(u, s))]
+    eqs += point_sources(grid, [u], mass)
     eqs += free_surface(u, True, surface)
-    eqs += [time_step(du, m, damp, stiffness(du, s, rs, kappa), True, scattering)]
+    eqs += [time_step(du, mass, scattering, True, scaled=mass.stiffness(du, s))]
     eqs += free_surface(du, True, surface)
     eqs += rec.interpolate(expr=du)
     return Operator(eqs, name="born", **target)
@@ -105,11 +131,11 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended,
     forward field from the store, ``"stored"``, or recomputed, ``"wavefield"``), the field
     at the sources (``srcadj``) and its correlation with the extended source's wavelet
     (``wadj``), each times ``b``."""
-    m, damp, s, rs, kappa = _media(grid, space_order)
+    mass, s, rs, kappa = _media(grid, space_order)
     v, rec = wavefield(grid, space_order, "v"), sparse(grid, "rec")
     b = s * s
-    eqs = [time_step(v, m, damp, stiffness(v, s, rs, kappa), False)]
-    eqs += rec.inject(field=v.backward, expr=rec * rs * rs * inverse_mass(m, damp))
+    eqs = mass.equations + [time_step(v, mass, 0, False, scaled=mass.stiffness(v, s))]
+    eqs += rec.inject(field=v.backward, expr=rec * rs * rs * mass.inverse)
     eqs += free_surface(v, False, surface)
     if image:
         u = stored_field(grid, space_order=space_order) if image == "stored" else \
@@ -151,6 +177,7 @@ class Density(WaveEquation):
     parameters = (VP, RHO)
     stored_halo = True
     scratch = ("uz",)
+    coefficients = FoldedMass.FOLDED
     forward_operator = staticmethod(forward_operator)
     born_operator = staticmethod(born_operator)
     adjoint_operator = staticmethod(adjoint_operator)

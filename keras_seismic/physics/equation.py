@@ -72,6 +72,10 @@ class WaveEquation:
     #: Fields (besides the images) that the imaging conditions accumulate into and read
     #: themselves; the solver gives the adjoint operator them zeroed.
     scratch = ()
+    #: Fields that every operator computes itself before its time loop (coefficients of
+    #: the step, besides the :class:`~keras_seismic.physics.fields.Mass`); the solver
+    #: allocates them.
+    coefficients = ()
 
     def __init__(self, ndim=2):
         self.ndim = ndim

@@ -94,28 +94,49 @@ def stored_field(grid, space_order=0):
     return stored_fields(grid, space_order=space_order)[0]
 
 
-def point_sources(grid, fields, m, damp):
+def point_sources(grid, fields, mass):
     """The equations that inject the point sources ``src`` into the next time level of
     each of ``fields``, scaled as a source term of the equation is."""
     src = sparse(grid, "src")
-    return [src.inject(field=f.forward, expr=src * inverse_mass(m, damp)) for f in fields]
+    return [src.inject(field=f.forward, expr=src * mass.inverse) for f in fields]
 
 
 def sources(grid, space_order, extended):
     """What a forward run fires, ``(term, inject)``: the source term of its equation (the
-    extended source ``weights(x) * wavelet(t)``, else 0), and ``inject(fields, m, damp)``,
+    extended source ``weights(x) * wavelet(t)``, else 0), and ``inject(fields, mass)``,
     the point sources' equations (none for an extended source)."""
     if extended:
         return parameter(grid, space_order, "weights") * trace(grid, "wavelet"), \
-            lambda fields, m, damp: []
+            lambda fields, mass: []
     return 0, functools.partial(point_sources, grid)
 
 
-def inverse_mass(m, damp):
-    """``1 / (m/dt^2 + eta/(2 dt))``: the factor that turns a right-hand side sample into
-    an update of the field, used so that injections match the in-equation source term."""
-    dt = m.grid.stepping_dim.spacing
-    return 1 / (m / dt**2 + damp / (2 * dt))
+class Mass:
+    """The time derivatives' coefficients of ``m u_tt + eta u_t``: the squared slowness
+    ``m`` and the absorbing layer's damping ``eta`` (``damp``), read by the kernels as
+
+    * ``inverse = 1 / (m/dt^2 + eta/(2 dt))``, which turns a right-hand side into an
+      update of the field (so injections match the in-equation source term), and
+    * ``lag = (m/dt^2 - eta/(2 dt)) * inverse``, the weight of the previous step.
+
+    ``equations`` computes both once a run, in a loop before the time loop (``dt`` is a
+    run-time argument), so that the step itself needs no division.
+    """
+
+    #: Names of the fields that hold the coefficients; the solver allocates them.
+    COEFFICIENTS = ("rmass", "lag")
+
+    def __init__(self, grid, space_order):
+        self.m, self.damp = (parameter(grid, space_order, name) for name in ("m", "damp"))
+        self.inverse, self.lag = (parameter(grid, space_order, name)
+                                  for name in Mass.COEFFICIENTS)
+
+    @property
+    def equations(self):
+        dt = self.m.grid.stepping_dim.spacing
+        mass, friction = self.m / dt**2, self.damp / (2 * dt)
+        return [Eq(self.inverse, 1 / (mass + friction)),
+                Eq(self.lag, (mass - friction) * self.inverse)]
 
 
 def free_surface(u, forward, surface):
@@ -131,19 +152,23 @@ def free_surface(u, forward, surface):
                                    for k in range(1, surface + 1)]
 
 
-def time_step(u, m, damp, stiffness, forward, source=0):
+def time_step(u, mass, stiffness, forward, source=0, scaled=0):
     """One explicit step of ``m u_tt + eta u_t - stiffness = source``, forward or (for the
     adjoint) backward in time, where ``stiffness`` is the physics' spatial operator applied
-    to ``u``. With ``u_tt`` and ``u_t`` centred in time, the step is::
+    to ``u`` and ``mass`` the run's :class:`Mass`; ``scaled`` is any part of the right-hand
+    side given already times ``inverse`` (a physics that folds its own coefficients into
+    it, to read fewer fields a step). With ``u_tt`` and ``u_t`` centred in time, the step
+    is::
 
         (m/dt^2 + eta/(2 dt)) u[next] = stiffness + source + 2 m/dt^2 u
                                         - (m/dt^2 - eta/(2 dt)) u[previous]
 
+    computed as ``u[next] = u + lag (u - u[previous]) + inverse (stiffness + source)``
+    (``+ scaled``).
     The damping term flips sign backward in time, so that the backward step is the exact
     transpose of the forward one (which needs ``u_t`` centred: Devito's ``u.dt`` is
     one-sided). Written out rather than left to sympy's ``solve``, which takes seconds on
     a long stencil."""
-    dt = u.grid.stepping_dim.spacing
     target, previous = (u.forward, u.backward) if forward else (u.backward, u.forward)
-    update = stiffness + source + 2 * m / dt**2 * u - (m / dt**2 - damp / (2 * dt)) * previous
-    return Eq(target, update * inverse_mass(m, damp))
+    return Eq(target, u + mass.lag * (u - previous) + mass.inverse * (stiffness + source)
+              + scaled)

@@ -272,10 +272,13 @@ class WaveSolver:
         return args
 
     def _complete(self, op, args, shape):
-        """``args`` with a zeroed buffer for each wavefield of ``op`` not in it."""
+        """``args`` with a zeroed buffer for each wavefield of ``op`` not in it, and the
+        fields of the time step's coefficients, which ``op`` computes (see Mass)."""
         for name, order in _wavefields(op):
             if name not in args:
                 args[name] = self._buffer(kernels.wavefield, name, shape, order)
+        for name in kernels.Mass.COEFFICIENTS + self.equation.coefficients:
+            args.setdefault(name, self._buffer(kernels.parameter, name, shape))
         return args
 
     def _run(self, op, nsteps, dt, **args):

@@ -56,7 +56,7 @@ from devito import Eq, Inc, Operator
 
 from .acoustic import VP, SquaredSlowness
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, parameter, point_sources, sources, sparse,
+from .fields import (Mass, free_surface, parameter, point_sources, sources, sparse,
                      stored_fields, time_step, trace, wavefield)
 
 EPSILON = Parameter("epsilon", "dimensionless", (-0.5, 1.0), 0.0, "horizontal",
@@ -70,12 +70,12 @@ PHI = Parameter("phi", "rad", (-np.pi, np.pi), 0.0, "axis",
 
 
 def _media(grid, space_order):
-    """``m``, the damping, ``1 + 2 epsilon``, ``sqrt(1 + 2 delta)`` and the components of
+    """The :class:`Mass`, ``1 + 2 epsilon``, ``sqrt(1 + 2 delta)`` and the components of
     the symmetry axis, one per dimension."""
-    m, damp, horizontal, coupling = (parameter(grid, space_order, name) for name in
-                                     ("m", "damp", "horizontal", "coupling"))
+    horizontal, coupling = (parameter(grid, space_order, name)
+                            for name in ("horizontal", "coupling"))
     axis = [parameter(grid, space_order, f"axis{i}") for i in range(grid.dim)]
-    return m, damp, horizontal, coupling, axis
+    return Mass(grid, space_order), horizontal, coupling, axis
 
 
 def axis_derivative(expr, name, grid, space_order, axis):
@@ -101,15 +101,16 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
     """Nonlinear modeling with point sources (``src``) or, if ``extended``, the distributed
     source ``weights(x) * wavelet(t)``, fired into both fields; records ``p`` (``rec``);
     optionally stores ``usave`` and ``qsave``."""
-    m, damp, horizontal, coupling, axis = _media(grid, space_order)
+    mass, horizontal, coupling, axis = _media(grid, space_order)
     p, q = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "q")
     rec = sparse(grid, "rec")
-    eqs, (rhs_p, rhs_q) = stiffness(p, q, ("u", "q"), grid, space_order, horizontal,
-                                    coupling, axis)
+    scratch, (rhs_p, rhs_q) = stiffness(p, q, ("u", "q"), grid, space_order, horizontal,
+                                        coupling, axis)
     source, inject = sources(grid, space_order, extended)
-    eqs += [time_step(p, m, damp, rhs_p, True, source),
-            time_step(q, m, damp, rhs_q, True, source)]
-    eqs += inject([p, q], m, damp)
+    eqs = mass.equations + scratch
+    eqs += [time_step(p, mass, rhs_p, True, source),
+            time_step(q, mass, rhs_q, True, source)]
+    eqs += inject([p, q], mass)
     eqs += free_surface(p, True, surface) + free_surface(q, True, surface)
     eqs += rec.interpolate(expr=p)
     if save:
@@ -121,19 +122,19 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
 def born_operator(grid, space_order, surface, **target):
     """Linearised modeling for a perturbation ``dm``: the background fields and their
     perturbations, advanced together; records ``dp``."""
-    m, damp, horizontal, coupling, axis = _media(grid, space_order)
+    mass, horizontal, coupling, axis = _media(grid, space_order)
     dm = parameter(grid, space_order, "dm")
     p, q = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "q")
     dp, dq = wavefield(grid, space_order, "du"), wavefield(grid, space_order, "dq")
     rec = sparse(grid, "rec")
     media = (grid, space_order, horizontal, coupling, axis)
-    eqs, (rhs_p, rhs_q) = stiffness(p, q, ("u", "q"), *media)
-    eqs_d, (rhs_dp, rhs_dq) = stiffness(dp, dq, ("du", "dq"), *media)
-    eqs += eqs_d
-    eqs += [time_step(p, m, damp, rhs_p, True), time_step(q, m, damp, rhs_q, True)]
-    eqs += point_sources(grid, [p, q], m, damp)
-    eqs += [time_step(dp, m, damp, rhs_dp, True, -dm * p.dt2),
-            time_step(dq, m, damp, rhs_dq, True, -dm * q.dt2)]
+    scratch, (rhs_p, rhs_q) = stiffness(p, q, ("u", "q"), *media)
+    scratch_d, (rhs_dp, rhs_dq) = stiffness(dp, dq, ("du", "dq"), *media)
+    eqs = mass.equations + scratch + scratch_d
+    eqs += [time_step(p, mass, rhs_p, True), time_step(q, mass, rhs_q, True)]
+    eqs += point_sources(grid, [p, q], mass)
+    eqs += [time_step(dp, mass, rhs_dp, True, -dm * p.dt2),
+            time_step(dq, mass, rhs_dq, True, -dm * q.dt2)]
     for field in (p, q, dp, dq):
         eqs += free_surface(field, True, surface)
     eqs += rec.interpolate(expr=dp)
@@ -146,17 +147,17 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
     adjoint of ``p``) backwards in time, with ``w`` the adjoint of ``q``; ``A`` acts before
     the derivatives. Optional outputs as for acoustics: ``grad_m`` (``image``, from
     ``usave``/``qsave`` or the recomputed ``u``/``q``), ``srcadj`` and ``wadj``."""
-    m, damp, horizontal, coupling, axis = _media(grid, space_order)
+    mass, horizontal, coupling, axis = _media(grid, space_order)
     v, w = wavefield(grid, space_order, "v"), wavefield(grid, space_order, "w")
     rec = sparse(grid, "rec")
     first = horizontal * v + coupling * w
     second = coupling * v + w
     along_first, hv_first = axis_derivative(first, "v", grid, space_order, axis)
     along_second, hv_second = axis_derivative(second, "w", grid, space_order, axis)
-    eqs = [along_first, along_second,
-           time_step(v, m, damp, first.laplace - hv_first, False),
-           time_step(w, m, damp, hv_second, False)]
-    eqs += rec.inject(field=v.backward, expr=rec * inverse_mass(m, damp))
+    eqs = mass.equations + [along_first, along_second,
+                            time_step(v, mass, first.laplace - hv_first, False),
+                            time_step(w, mass, hv_second, False)]
+    eqs += rec.inject(field=v.backward, expr=rec * mass.inverse)
     eqs += free_surface(v, False, surface) + free_surface(w, False, surface)
     if image and "m" in fields:
         p, q = stored_fields(grid, ("u", "q")) if image == "stored" else \

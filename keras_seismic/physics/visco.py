@@ -44,7 +44,7 @@ from devito import Eq, Inc, Operator
 
 from .acoustic import VP, SquaredSlowness
 from .equation import Parameter, WaveEquation
-from .fields import (free_surface, inverse_mass, parameter, point_sources, sources, sparse,
+from .fields import (Mass, free_surface, parameter, point_sources, sources, sparse,
                      stored_field, time_step, trace, wavefield)
 
 QP = Parameter("qp", "dimensionless", (1.0, np.inf), 100.0, "unrelaxed",
@@ -52,31 +52,32 @@ QP = Parameter("qp", "dimensionless", (1.0, np.inf), 100.0, "unrelaxed",
 
 
 def _media(grid, space_order):
-    """``m``, the damping, ``k``, ``j`` and ``1 / tau_s``, and the memory update's
-    coefficients ``a`` and ``b`` of the run's time step."""
-    m, damp, unrelaxed, strength, rate = (parameter(grid, space_order, name) for name in
-                                          ("m", "damp", "unrelaxed", "strength", "rate"))
+    """The :class:`Mass`, ``k``, and the memory update's coefficients ``a`` and ``b`` of
+    the run's time step (from ``j`` and ``1 / tau_s``)."""
+    unrelaxed, strength, rate = (parameter(grid, space_order, name) for name in
+                                 ("unrelaxed", "strength", "rate"))
     half = grid.stepping_dim.spacing * rate / 2
-    return m, damp, unrelaxed, (1 - half) / (1 + half), strength * 2 * half / (1 + half)
+    return Mass(grid, space_order), unrelaxed, (1 - half) / (1 + half), \
+        strength * 2 * half / (1 + half)
 
 
-def _step(u, r, m, damp, unrelaxed, decay, coupling, forward, source=0):
+def _step(u, r, mass, unrelaxed, decay, coupling, forward, source=0):
     """One step of the memory variable (held at half steps), then of the field, which
     reads its mean over the step."""
     lap = u.laplace
     return [Eq(r.forward, decay * r - coupling * lap),
-            time_step(u, m, damp, unrelaxed * lap + (r + r.forward) / 2, forward, source)]
+            time_step(u, mass, unrelaxed * lap + (r + r.forward) / 2, forward, source)]
 
 
 def forward_operator(grid, space_order, surface, save, extended, **target):
     """Nonlinear modeling with point sources (``src``) or, if ``extended``, the distributed
     source ``weights(x) * wavelet(t)``; records ``rec``; optionally stores ``usave``."""
-    m, damp, unrelaxed, decay, coupling = _media(grid, space_order)
+    mass, unrelaxed, decay, coupling = _media(grid, space_order)
     u, r = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "r", 1)
     rec = sparse(grid, "rec")
     source, inject = sources(grid, space_order, extended)
-    eqs = _step(u, r, m, damp, unrelaxed, decay, coupling, True, source)
-    eqs += inject([u], m, damp)
+    eqs = mass.equations + _step(u, r, mass, unrelaxed, decay, coupling, True, source)
+    eqs += inject([u], mass)
     eqs += free_surface(u, True, surface)
     eqs += rec.interpolate(expr=u)
     if save:
@@ -87,15 +88,15 @@ def forward_operator(grid, space_order, surface, save, extended, **target):
 def born_operator(grid, space_order, surface, **target):
     """Linearised modeling for a perturbation ``dm``: the background field and memory
     variable and their perturbations, advanced together."""
-    m, damp, unrelaxed, decay, coupling = _media(grid, space_order)
+    mass, unrelaxed, decay, coupling = _media(grid, space_order)
     dm = parameter(grid, space_order, "dm")
     u, r = wavefield(grid, space_order, "u"), wavefield(grid, space_order, "r", 1)
     du, dr = wavefield(grid, space_order, "du"), wavefield(grid, space_order, "dr", 1)
     rec = sparse(grid, "rec")
-    eqs = _step(u, r, m, damp, unrelaxed, decay, coupling, True)
-    eqs += point_sources(grid, [u], m, damp)
+    eqs = mass.equations + _step(u, r, mass, unrelaxed, decay, coupling, True)
+    eqs += point_sources(grid, [u], mass)
     eqs += free_surface(u, True, surface)
-    eqs += _step(du, dr, m, damp, unrelaxed, decay, coupling, True, -dm * u.dt2)
+    eqs += _step(du, dr, mass, unrelaxed, decay, coupling, True, -dm * u.dt2)
     eqs += free_surface(du, True, surface)
     eqs += rec.interpolate(expr=du)
     return Operator(eqs, name="born", **target)
@@ -106,11 +107,12 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
     """The transpose of the forward recursion, memory variable included (see the module's
     docstring). Optional outputs as for acoustics: ``grad_m`` (``image``), ``srcadj`` and
     ``wadj``."""
-    m, damp, unrelaxed, decay, coupling = _media(grid, space_order)
+    mass, unrelaxed, decay, coupling = _media(grid, space_order)
     v, s = wavefield(grid, space_order, "v"), wavefield(grid, space_order, "s", 1)
     rec = sparse(grid, "rec")
-    eqs = [time_step(v, m, damp, (unrelaxed * v - coupling * s).laplace, False)]
-    eqs += rec.inject(field=v.backward, expr=rec * inverse_mass(m, damp))
+    eqs = mass.equations + [
+        time_step(v, mass, (unrelaxed * v - coupling * s).laplace, False)]
+    eqs += rec.inject(field=v.backward, expr=rec * mass.inverse)
     eqs += free_surface(v, False, surface)
     # Last: it reads the new v, data and surface included.
     eqs += [Eq(s.backward, decay * s + (v + v.backward) / 2)]
