@@ -38,6 +38,43 @@ def test_forward_adjoint_dot_test(ndim, free_surface):
                    lambda data: prop.gradient(state, data, wavelet=True)[1])
 
 
+@pytest.mark.parametrize("reduce", [True, False])
+def test_born_adjoint_holds_one_stored_wavefield_at_a_time(monkeypatch, reduce):
+    """Migrating many shots keeps one shot's wavefield at a time, not one a shot (which ran
+    out of memory on a few hundred shots), and images them as forward + gradient do."""
+    two, vp = small_problem()
+    sources = np.array([[x, 25.0] for x in np.linspace(40.0, 350.0, 6)])
+    survey = ks.Survey(sources, two.survey.receivers[0], two.survey.dt, two.survey.nt,
+                       two.survey.wavelet[0, 0])
+    prop = ks.AcousticPropagator(two.grid, survey, space_order=8, absorbing_width=10)
+    data = RNG.standard_normal((prop.nshots, *prop.data_shape)).astype(np.float32)
+    live, most = [0], [0]
+    stored = solver.WaveSolver._stored
+
+    def counted(self, *args):
+        kept = stored(self, *args)
+        live[0] += 1
+        most[0] = max(most[0], live[0])
+        release = kept.release
+
+        def released():
+            live[0] -= kept.functions != ()
+            release()
+
+        kept.release = released
+        return kept
+
+    monkeypatch.setattr(solver.WaveSolver, "_stored", counted)
+    image = prop.born_adjoint(vp, data, reduce=reduce)
+    assert most[0] == 1 and live[0] == 0
+    _, state = prop.forward_with_state(vp)
+    assert most[0] == 6  # the check counts: a forward of 6 shots keeps 6
+    expected = prop.gradient(state, data, reduce=reduce)
+    state.release()
+    assert image.shape == expected.shape
+    np.testing.assert_allclose(image, expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+
+
 def misfit(prop, vp, observed):
     return 0.5 * np.sum((prop.forward(vp).astype(np.float64) - observed) ** 2)
 

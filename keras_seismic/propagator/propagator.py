@@ -19,7 +19,8 @@ from ..survey import Survey
 from ..wavelets import highest_frequency, peak_frequency
 from .local import InProcessExecutor
 from .resampling import linear_interpolation
-from .shots import ShotModel, born_task, forward_task, gradient_task, illumination_task
+from .shots import (ShotModel, born_adjoint_task, born_task, forward_task, gradient_task,
+                    illumination_task)
 from .state import ForwardState
 
 __all__ = ["AcousticPropagator", "ForwardState", "Propagator", "from_config"]
@@ -428,12 +429,17 @@ class Propagator:
         results = self.executor.map(gradient_task,
                                     (state.model.with_gradients(fields), source), items,
                                     remote=(0,) if reduce else ())
-        grad = self.executor.sum([r[0] for r in results]) if reduce else \
-            np.stack([r[0] for r in results], axis=1)
-        grad = self._as_model_output(dict(zip(fields, grad)))
+        grad = self._model_gradient(results, fields, reduce)
         if not wavelet:
             return grad
         return grad, np.stack([r[1] for r in results])
+
+    def _model_gradient(self, results, fields, reduce):
+        """The model gradient of ``fields`` from per-shot task results (first element
+        ``(nfields, *grid.shape)``): summed over the shots, or one per shot."""
+        grad = self.executor.sum([r[0] for r in results]) if reduce else \
+            np.stack([r[0] for r in results], axis=1)
+        return self._as_model_output(dict(zip(fields, grad)))
 
     def _as_model_output(self, fields):
         """A dict of fields as the physics returns it: bare for a one-parameter physics."""
@@ -474,11 +480,15 @@ class Propagator:
         """
         shots = self.check_shots(shots)
         data = self.check_data(data, len(shots))
-        _, state = self.forward_with_state(model, shots, wavelet=wavelet)
-        try:
-            return self.gradient(state, data, reduce=reduce, fields=fields)
-        finally:
-            state.release()
+        fields = self.check_fields(fields)
+        model = ShotModel(self, self.check_model(model, len(shots)), fields)
+        wavelet = self.check_wavelet(wavelet, shots)
+        # Each shot's task runs its forward and adjoint back to back: one stored
+        # wavefield a worker at a time, not one a shot of the call.
+        items = [(i, s, wavelet[i], data[i]) for i, s in enumerate(shots)]
+        results = self.executor.map(born_adjoint_task, (model,), items,
+                                    remote=(0,) if reduce else ())
+        return self._model_gradient(results, fields, reduce)
 
     def illumination(self, model, shots=None):
         """Source illumination ``sum_shots sum_t u(x, t)^2`` (grid.shape), the diagonal

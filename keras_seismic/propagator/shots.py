@@ -12,7 +12,8 @@ import numpy as np
 
 from ..physics import Source
 
-__all__ = ["ShotModel", "born_task", "forward_task", "gradient_task", "illumination_task"]
+__all__ = ["ShotModel", "born_adjoint_task", "born_task", "forward_task", "gradient_task",
+           "illumination_task"]
 
 
 class ShotModel:
@@ -126,6 +127,19 @@ def gradient_task(shared, item):
     if source == "weights":
         return grad, prop.padding.crop(out["weights"]).astype(np.float32)
     return grad, None
+
+
+def born_adjoint_task(shared, item):
+    """``J^T data`` of a shot ``(nfields, *grid.shape)``: its forward run, then at once its
+    adjoint, so that a worker holds one stored wavefield at a time, however many shots a
+    call images."""
+    model, = shared
+    i, shot, wavelet, data = item
+    _, stored = forward_task((model, True), (i, shot, wavelet, None))
+    try:
+        return gradient_task((model, None), (i, shot, data, stored, wavelet))
+    finally:
+        stored.release()
 
 
 def born_task(shared, item):
