@@ -128,15 +128,18 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
 
 def relaxation(qp, frequency):
     """``(k, j, 1 / tau_s)`` of quality factors ``qp`` (float64 arrays) at ``frequency``
-    (Hz): see the module's docstring."""
-    omega = 2.0 * np.pi * frequency
+    (Hz): see the module's docstring. In real arithmetic (complex powers cost 5 ms on
+    401 x 201 cells, three times a call): with ``a = w tau_s`` and ``b = w tau_e``, for
+    which ``a b = 1``, ``M^-1/2`` is the root of ``z = (1 + i a) / (1 + i b)``, whose real
+    part is ``sqrt((|z| + Re z) / 2)``, with ``|z|^2 = (1 + a^2) / (1 + b^2)`` and
+    ``Re z = 2 / (1 + b^2)``."""
     inverse = 1.0 / np.asarray(qp, np.float64)
     root = np.sqrt(1.0 + inverse**2)
-    tau_s, tau_e = (root - inverse) / omega, (root + inverse) / omega
-    modulus = (1.0 + 1j * omega * tau_e) / (1.0 + 1j * omega * tau_s)
-    g = 1.0 / np.real(modulus ** -0.5) ** 2
-    ratio = tau_e / tau_s
-    return ratio / g, (ratio - 1.0) / g, 1.0 / tau_s
+    a, b = root - inverse, root + inverse
+    size = np.sqrt((1.0 + a**2) / (1.0 + b**2))
+    g = 2.0 / (size + 2.0 / (1.0 + b**2))   # 1 / Re(M^-1/2)^2
+    ratio = b / a                           # tau_e / tau_s
+    return ratio / g, (ratio - 1.0) / g, 2.0 * np.pi * frequency / a
 
 
 class Visco(SquaredSlowness, WaveEquation):
