@@ -51,14 +51,33 @@ QP = Parameter("qp", "dimensionless", (1.0, np.inf), 100.0, "unrelaxed",
                "P-wave quality factor")
 
 
+class SolidMass(Mass):
+    """The :class:`Mass` and the memory update's coefficients of the run's time step,
+    ``a`` (``decay``) and ``b`` (``coupling``), computed from ``j`` and ``1 / tau_s``
+    before the time loop rather than at every point and step. Both are read only at a
+    point or where the adjoint memory variable, zero in the halo, multiplies them."""
+
+    #: Names of the memory update's coefficient fields; the solver allocates them.
+    MEMORY = ("decay", "coupling")
+
+    def __init__(self, grid, space_order):
+        super().__init__(grid, space_order)
+        names = ("strength", "rate") + self.MEMORY
+        self.strength, self.rate, self.decay, self.coupling = (
+            parameter(grid, space_order, name) for name in names)
+
+    @property
+    def equations(self):
+        half = self.m.grid.stepping_dim.spacing * self.rate / 2
+        return super().equations + [
+            Eq(self.decay, (1 - half) / (1 + half)),
+            Eq(self.coupling, self.strength * 2 * half / (1 + half))]
+
+
 def _media(grid, space_order):
-    """The :class:`Mass`, ``k``, and the memory update's coefficients ``a`` and ``b`` of
-    the run's time step (from ``j`` and ``1 / tau_s``)."""
-    unrelaxed, strength, rate = (parameter(grid, space_order, name) for name in
-                                 ("unrelaxed", "strength", "rate"))
-    half = grid.stepping_dim.spacing * rate / 2
-    return Mass(grid, space_order), unrelaxed, (1 - half) / (1 + half), \
-        strength * 2 * half / (1 + half)
+    """The :class:`SolidMass`, ``k``, and the memory update's coefficients."""
+    mass = SolidMass(grid, space_order)
+    return mass, parameter(grid, space_order, "unrelaxed"), mass.decay, mass.coupling
 
 
 def _step(u, r, mass, unrelaxed, decay, coupling, forward, source=0):
@@ -150,6 +169,7 @@ class Visco(SquaredSlowness, WaveEquation):
     name = "visco-acoustic"
     parameters = (VP, QP)
     fixed = ("qp",)
+    coefficients = SolidMass.MEMORY
     forward_operator = staticmethod(forward_operator)
     born_operator = staticmethod(born_operator)
     adjoint_operator = staticmethod(adjoint_operator)
