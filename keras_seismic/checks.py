@@ -6,7 +6,16 @@ Each check returns the value in the form the caller computes with, or raises.
 """
 import numpy as np
 
-__all__ = ["choice", "field", "finite_array", "number", "shots", "whole"]
+__all__ = ["ArgumentError", "choice", "field", "finite_array", "number", "shots", "whole"]
+
+
+class ArgumentError(ValueError):
+    """A ``ValueError`` that also names the argument at fault (``argument``), so that a
+    caller can point at it in its own terms (the command line names its config key)."""
+
+    def __init__(self, argument, message):
+        super().__init__(message)
+        self.argument = argument
 
 
 def number(value, name, low=None, high=None, unit="", strict=True):

@@ -16,10 +16,12 @@ def _positions(name, value, nshots=None):
     elif value.ndim == 2:
         value = np.broadcast_to(value, (nshots,) + value.shape)
     if value.ndim != 3 or value.shape[-1] not in (2, 3) or 0 in value.shape:
-        raise ValueError(f"Survey: {name} must have shape (n, ndim) or (nshots, n, ndim) with "
-                         f"ndim 2 or 3; got shape {value.shape}")
+        raise checks.ArgumentError(name, f"Survey: {name} must have shape (n, ndim) or "
+                                   f"(nshots, n, ndim) with ndim 2 or 3; got shape "
+                                   f"{value.shape}")
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"Survey: {name} coordinates must be finite numbers of metres")
+        raise checks.ArgumentError(name, f"Survey: {name} coordinates must be finite "
+                                         f"numbers of metres")
     return value
 
 
@@ -105,25 +107,29 @@ class Survey:
         self.sources = _positions("sources", sources)
         self.receivers = _positions("receivers", receivers, nshots=self.nshots)
         if self.receivers.shape[0] != self.nshots:
-            raise ValueError(f"Survey: receivers have {self.receivers.shape[0]} shots but "
-                             f"sources have {self.nshots}")
+            raise checks.ArgumentError("receivers", f"Survey: receivers have "
+                                       f"{self.receivers.shape[0]} shots but sources have "
+                                       f"{self.nshots}")
         if self.receivers.shape[-1] != self.ndim:
-            raise ValueError(f"Survey: sources are {self.ndim}-D but receivers are "
-                             f"{self.receivers.shape[-1]}-D")
+            raise checks.ArgumentError("receivers", f"Survey: sources are {self.ndim}-D but "
+                                       f"receivers are {self.receivers.shape[-1]}-D")
         wavelet = np.asarray(wavelet, dtype=np.float32)
         if wavelet.shape[-1:] != (self.nt,):
-            raise ValueError(f"Survey: the wavelet must have nt={self.nt} samples on its last "
-                             f"axis; got shape {wavelet.shape}")
+            raise checks.ArgumentError("wavelet", f"Survey: the wavelet must have "
+                                       f"nt={self.nt} samples on its last axis; got shape "
+                                       f"{wavelet.shape}")
         if wavelet.ndim == 2 and wavelet.shape[0] == self.nshots:
             wavelet = wavelet[:, None, :]
         expected = (self.nshots, self.nsrc, self.nt)
         try:
             wavelet = np.broadcast_to(wavelet, expected).copy()
         except ValueError:
-            raise ValueError(f"Survey: wavelet shape {wavelet.shape} fits none of (nt,), "
-                             f"(nshots, nt) or (nshots, nsrc, nt) = {expected}") from None
+            raise checks.ArgumentError("wavelet", f"Survey: wavelet shape {wavelet.shape} "
+                                       f"fits none of (nt,), (nshots, nt) or (nshots, nsrc, "
+                                       f"nt) = {expected}") from None
         if not np.all(np.isfinite(wavelet)):
-            raise ValueError("Survey: the wavelet contains NaN or infinite values")
+            raise checks.ArgumentError("wavelet", "Survey: the wavelet contains NaN or "
+                                                  "infinite values")
         self.wavelet = wavelet
         self.receiver_mask = _mask(receiver_mask, (self.nshots, self.nrec))
         self.coordinates = _coordinates(coordinates, self.nshots, self.nrec, self.ndim)

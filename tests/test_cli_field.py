@@ -71,3 +71,12 @@ def test_positions_given_in_the_config(tmp_path, capsys):
     assert settings["data"]["sources"] == "sources.npy"
     assert cli.main(["fwi", str(config)]) == 2
     assert "data.sources" in capsys.readouterr().err
+    # Receivers of the wrong shape: the error names data.receivers, not data.shots.
+    np.save(tmp_path / "sources.npy", np.array([[150.0 + 150.0 * s, 10.0]
+                                                for s in range(3)]))
+    np.save(tmp_path / "receivers.npy", np.zeros((5, 3)))
+    settings["data"]["receivers"] = "receivers.npy"
+    config.write_text(yaml.safe_dump(settings))
+    assert cli.main(["fwi", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "data.receivers" in err and "data.shots" not in err, err

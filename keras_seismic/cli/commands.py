@@ -205,9 +205,10 @@ def _read_shots(data, config_path):
                                          endian=data["endian"], elevation=data["elevation"],
                                          **positions)
     except ValueError as err:
-        field = next((f"data.{name}" for name in ("wavelet", "sources", "receivers")
-                      if data[name] is not None and name.rstrip("s") in str(err)),
-                     "data.shots")
+        # An argument the config gave is at fault, or else the file.
+        argument = getattr(err, "argument", None)
+        field = f"data.{argument}" if argument in ("wavelet", "sources", "receivers") \
+            and data[argument] is not None else "data.shots"
         raise ConfigError((field, str(err)), config_path) from None
     return _prepare(data, observed, survey, config_path)
 

@@ -337,8 +337,9 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
                                                     (nshots, ndim))
     if isinstance(receivers, str):
         if receivers != "offset" or ndim != 2:
-            raise ValueError(f"{path}: receivers must be an array of positions, or "
-                             f"'offset' in 2-D; got {receivers!r} with ndim={ndim}")
+            raise checks.ArgumentError("receivers", f"{path}: receivers must be an array "
+                                       f"of positions, or 'offset' in 2-D; got "
+                                       f"{receivers!r} with ndim={ndim}")
         gx = src[shot, 0] + factor * h[_TF.offset]
         receivers = None
     rec = gather(np.stack([gx, gy, gz] if ndim == 3 else [gx, gz], -1))
@@ -349,15 +350,16 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
     if wavelet is not None:
         wavelet = np.asarray(wavelet, dtype=np.float32)
         if wavelet.ndim == 0 or wavelet.shape[-1] != nt:
-            raise ValueError(f"{path}: the wavelet has shape {wavelet.shape} but the file has "
-                             f"nt={nt} samples a trace; its last axis must have {nt} samples")
+            raise checks.ArgumentError("wavelet", f"{path}: the wavelet has shape "
+                                       f"{wavelet.shape} but the file has nt={nt} samples a "
+                                       f"trace; its last axis must have {nt} samples")
     else:
         wavelet = _ricker_after(path, f0, dt, nt, t0)
     try:
         survey = Survey(sources=src, receivers=rec, dt=dt, nt=nt, wavelet=wavelet, t0=t0,
                         receiver_mask=mask, coordinates=coordinates)
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+        raise checks.ArgumentError(getattr(err, "argument", None), f"{path}: {err}") from None
     return survey, np.nonzero(keep)[0], shot, slot
 
 
@@ -444,10 +446,11 @@ def _given(path, name, value, shape):
         array = np.broadcast_to(array, shape)
     if array.shape != shape or not np.all(np.isfinite(array)):
         expected = f"{shape[1:]} or {shape}" if name == "receivers" else f"{shape}"
-        raise ValueError(f"{path}: {name} must be finite positions in metres of shape "
-                         f"{expected} (the file has {shape[0]} shots and at most "
-                         f"{len(array) if name == 'sources' else shape[1]} receivers a shot); "
-                         f"got shape {array.shape}")
+        raise checks.ArgumentError(
+            name, f"{path}: {name} must be finite positions in metres of shape {expected} "
+                  f"(the file has {shape[0]} shots and at most "
+                  f"{len(array) if name == 'sources' else shape[1]} receivers a shot); got "
+                  f"shape {array.shape}")
     return array
 
 
