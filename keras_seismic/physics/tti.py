@@ -79,13 +79,16 @@ def _media(grid, space_order):
 
 
 def axis_derivative(expr, name, grid, space_order, axis):
-    """``H_v expr = -D^T D expr`` for ``D = n . grad``: the equation that puts ``D expr``
-    in the scratch field ``g<name>``, and the expression of ``H_v expr`` that reads it
-    around each point (so that no expression is a product of two stencils)."""
+    """``H_v expr = -D^T D expr`` for ``D = n . grad``: the equations that put ``n_i D
+    expr`` in the scratch fields ``g<name><i>``, one a dimension, and the expression of
+    ``H_v expr`` that reads them around each point (so that no expression is a product of
+    two stencils). Keeping the products ``n_i D expr``, not ``D expr`` alone, spares the
+    transposed derivative a product at each of its taps: a third of a step's arithmetic."""
     dims = grid.dimensions
-    along = wavefield(grid, space_order, "g" + name, 0)
-    return Eq(along, sum(n * expr.diff(d) for n, d in zip(axis, dims))), \
-        sum((n * along).diff(d) for n, d in zip(axis, dims))
+    along = sum(n * expr.diff(d) for n, d in zip(axis, dims))
+    scratch = [wavefield(grid, space_order, f"g{name}{i}", 0) for i in range(len(dims))]
+    return [Eq(g, n * along) for g, n in zip(scratch, axis)], \
+        sum(g.diff(d) for g, d in zip(scratch, dims))
 
 
 def stiffness(p, q, names, grid, space_order, horizontal, coupling, axis):
@@ -93,8 +96,8 @@ def stiffness(p, q, names, grid, space_order, horizontal, coupling, axis):
     along_p, hv_p = axis_derivative(p, names[0], grid, space_order, axis)
     along_q, hv_q = axis_derivative(q, names[1], grid, space_order, axis)
     hh_p = p.laplace - hv_p
-    return [along_p, along_q], (horizontal * hh_p + coupling * hv_q,
-                                coupling * hh_p + hv_q)
+    return along_p + along_q, (horizontal * hh_p + coupling * hv_q,
+                               coupling * hh_p + hv_q)
 
 
 def forward_operator(grid, space_order, surface, save, extended, **target):
@@ -154,9 +157,9 @@ def adjoint_operator(grid, space_order, surface, image, sources, extended, field
     second = coupling * v + w
     along_first, hv_first = axis_derivative(first, "v", grid, space_order, axis)
     along_second, hv_second = axis_derivative(second, "w", grid, space_order, axis)
-    eqs = mass.equations + [along_first, along_second,
-                            time_step(v, mass, first.laplace - hv_first, False),
-                            time_step(w, mass, hv_second, False)]
+    eqs = mass.equations + along_first + along_second
+    eqs += [time_step(v, mass, first.laplace - hv_first, False),
+            time_step(w, mass, hv_second, False)]
     eqs += rec.inject(field=v.backward, expr=rec * mass.inverse)
     eqs += free_surface(v, False, surface) + free_surface(w, False, surface)
     if image and "m" in fields:
