@@ -163,9 +163,8 @@ def time_step(u, mass, stiffness, forward, source=0, scaled=0):
         (m/dt^2 + eta/(2 dt)) u[next] = stiffness + source + 2 m/dt^2 u
                                         - (m/dt^2 - eta/(2 dt)) u[previous]
 
-    computed as ``u[next] = u + lag (u - u[previous]) + inverse (stiffness + source)``
-    (``+ scaled``).
-    The damping term flips sign backward in time, so that the backward step is the exact
+    computed as ``u[next] = u + lag (u - u[previous]) + inverse (stiffness + source) +
+    scaled``. The damping term flips sign backward in time, so that the backward step is the exact
     transpose of the forward one (which needs ``u_t`` centred: Devito's ``u.dt`` is
     one-sided). Written out rather than left to sympy's ``solve``, which takes seconds on
     a long stencil."""

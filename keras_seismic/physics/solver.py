@@ -278,7 +278,8 @@ class WaveSolver:
             if name not in args:
                 args[name] = self._buffer(kernels.wavefield, name, shape, order)
         for name in kernels.Mass.COEFFICIENTS + self.equation.coefficients:
-            args.setdefault(name, self._buffer(kernels.parameter, name, shape))
+            if name not in args:
+                args[name] = self._buffer(kernels.parameter, name, shape)
         return args
 
     def _run(self, op, nsteps, dt, **args):
