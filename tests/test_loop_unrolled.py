@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 import loop_unrolled_lsrtm  # noqa: E402
 
 SMALL = dict(shape=(64, 32), nsrc=8, duration=1.0, ntrain=48, ntest=8, iterations=2,
-             filters=8, pretrain_epochs=15, epochs=1, verbose=0)
+             filters=8, pretrain_epochs=8, epochs=1, verbose=0)
 
 
 def beats_the_baselines(errors):
