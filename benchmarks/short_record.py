@@ -11,9 +11,9 @@ interleaved calls, so that a slow or busy spell of the machine hits every row al
 - ``propagator forward + gradient``: ``forward_with_state`` + ``gradient`` in numpy.
 
 Then each other physics (variable density, TTI, visco-acoustic) against constant-density
-acoustics on the same record (forward and training step), and an epoch of ``ks.models.FWI.fit`` on the built-in faulted model (200 x 80 cells, 16
-shots, batch 4) against the propagator's own forward and gradient of the same batches,
-also interleaved.
+acoustics on the same record (forward and training step), and an epoch of
+``ks.models.FWI.fit`` on the built-in faulted model (200 x 80 cells, 16 shots, batch 4)
+against the propagator's own forward and gradient of the same batches, also interleaved.
 
 Problem: 401 x 201 cells at 10 m, space order 8, 40 absorbing cells, 1.5 s at 2 ms, a
 two-layer model of 2000 and 2500 m/s, 401 receivers at 20 m depth, one source.

@@ -53,10 +53,10 @@ def choice(value, name, options):
     return value
 
 
-def finite_array(value, name):
-    """``value`` as a float32 array with no NaN or infinite values."""
+def finite_array(value, name, dtype=np.float32):
+    """``value`` as an array of ``dtype`` with no NaN or infinite values."""
     try:
-        array = np.asarray(value, dtype=np.float32)
+        array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}") \
             from None

@@ -53,7 +53,6 @@ def _make_grid(name, shape, spacing, ndims):
         raise ValueError(f"{name}: {err}") from None
 
 
-
 def _coordinates(grid):
     """Coordinates relative to the grid origin, one float64 array per axis, each of
     ``grid.shape`` (metres)."""

@@ -24,19 +24,17 @@ class Grid:
     """
 
     def __init__(self, shape, spacing, origin=None):
-        shape = tuple(shape)
+        shape = _per_axis(shape, "shape", None, "whole numbers of points")
         if len(shape) not in (2, 3):
             raise ValueError(f"Grid shape must have 2 or 3 axes (x, z) or (x, y, z); got {shape}")
         shape = tuple(checks.whole(n, f"Grid shape {shape}: each axis", low=3)
                       for n in shape)
-        spacing = tuple(float(h) for h in spacing)
-        if len(spacing) != len(shape) or not all(np.isfinite(h) and h > 0 for h in spacing):
-            raise ValueError(f"Grid spacing must be {len(shape)} positive finite lengths in "
-                             f"metres; got {spacing}")
-        origin = (0.0,) * len(shape) if origin is None else tuple(float(o) for o in origin)
-        if len(origin) != len(shape) or not all(np.isfinite(o) for o in origin):
-            raise ValueError(f"Grid origin must be {len(shape)} finite coordinates in metres; "
-                             f"got {origin}")
+        spacing = tuple(checks.number(h, f"Grid spacing {spacing!r}: each axis", low=0,
+                                      unit="metres")
+                        for h in _per_axis(spacing, "spacing", len(shape), "lengths"))
+        origin = (0.0,) * len(shape) if origin is None else tuple(
+            checks.number(o, f"Grid origin {origin!r}: each axis", unit="metres")
+            for o in _per_axis(origin, "origin", len(shape), "coordinates"))
         self.shape = shape
         self.spacing = spacing
         self.origin = origin
@@ -76,3 +74,12 @@ class Grid:
 
     def __repr__(self):
         return f"Grid(shape={self.shape}, spacing={self.spacing}, origin={self.origin})"
+
+
+def _per_axis(value, name, ndim, what):
+    """``value`` as a tuple of ``ndim`` items (any number if None), one an axis."""
+    items = tuple(value) if np.ndim(value) == 1 else None
+    if items is None or ndim is not None and len(items) != ndim:
+        count = "" if ndim is None else f"{ndim} "
+        raise ValueError(f"Grid {name} must be {count}{what}, one an axis; got {value!r}")
+    return items

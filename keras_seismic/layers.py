@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
     def could_possibly_record():
         return True
 
-from . import ops
+from . import checks, ops
 from .propagator import Propagator, from_config
 
 __all__ = ["Modeling", "Born", "Migration", "ExtendedSourceModeling",
@@ -187,10 +187,11 @@ class _WaveLayer(keras.layers.Layer):
                 raise ValueError(f"{self.name}: {values.size} shot indices for a batch of "
                                  f"{batch}")
             return tf.constant(values, tf.int64)
-        checks = []
+        assertions = []
         if shots.dtype.is_floating:
-            checks.append(tf.debugging.assert_equal(shots, tf.round(shots), message=whole))
-        with tf.control_dependencies(checks):
+            assertions.append(tf.debugging.assert_equal(shots, tf.round(shots),
+                                                        message=whole))
+        with tf.control_dependencies(assertions):
             shots = tf.reshape(tf.cast(shots, tf.int64), [-1])
         message = f"{self.name}: shot index out of range [0, {self.propagator.nshots})"
         with tf.control_dependencies([
@@ -228,8 +229,22 @@ class _WaveLayer(keras.layers.Layer):
         return config
 
 
+class _ModelLayer(_WaveLayer):
+    """A layer that solves in a model it takes as an input, with or without the gradient
+    with respect to it (``velocity_gradient``), and only of some ``fields``."""
+
+    def __init__(self, propagator, velocity_gradient=True, fields=None, **kwargs):
+        super().__init__(propagator, **kwargs)
+        self.velocity_gradient = bool(velocity_gradient)
+        self.fields = None if fields is None else self.propagator.check_fields(fields)
+
+    def get_config(self):
+        return {**super().get_config(), "velocity_gradient": self.velocity_gradient,
+                "fields": None if self.fields is None else list(self.fields)}
+
+
 @_register
-class Modeling(_WaveLayer):
+class Modeling(_ModelLayer):
     """Nonlinear wave-equation modeling: model -> shot data.
 
     Gradients flow to every field of the model (the FWI gradient, an adjoint solve) and,
@@ -267,11 +282,6 @@ class Modeling(_WaveLayer):
     input_names = ("model", "shots", "wavelet")
     optional = 1
 
-    def __init__(self, propagator, velocity_gradient=True, fields=None, **kwargs):
-        super().__init__(propagator, **kwargs)
-        self.velocity_gradient = bool(velocity_gradient)
-        self.fields = None if fields is None else self.propagator.check_fields(fields)
-
     def call(self, inputs, shots=None, wavelet=None, training=None):
         model, shots, wavelet = self._unpack(inputs, (shots, wavelet))
         model, channel = self._model(model, "model")
@@ -279,10 +289,6 @@ class Modeling(_WaveLayer):
         data = ops.modeling(self.propagator, model, shots, wavelet, self._keep(training),
                             self.velocity_gradient, self.fields)
         return self._restore(data, channel)
-
-    def get_config(self):
-        return {**super().get_config(), "velocity_gradient": self.velocity_gradient,
-                "fields": None if self.fields is None else list(self.fields)}
 
 
 class _FixedBackground(_WaveLayer):
@@ -350,6 +356,9 @@ class Born(_FixedBackground):
     def call(self, inputs, shots=None, wavelet=None):
         dmodel, shots, wavelet = self._unpack(inputs, (shots, wavelet))
         if isinstance(dmodel, dict):
+            if not dmodel:
+                raise ValueError(f"{self.name}: the model perturbation is an empty dict; "
+                                 f"give one or more of {self.propagator.physics.linearised}")
             dmodel = {n: self._strip(dmodel[n], self._field_shape, f"perturbation {n!r}")
                       for n in dmodel}
             channel = next(iter(dmodel.values()))[1]
@@ -403,7 +412,7 @@ class Migration(_FixedBackground):
 
 
 @_register
-class ExtendedSourceModeling(_WaveLayer):
+class ExtendedSourceModeling(_ModelLayer):
     """Extended-source modeling: each sample fires the distributed source
     ``weights(x) * wavelet(t)`` (the shot's first wavelet) in its model.
 
@@ -426,13 +435,8 @@ class ExtendedSourceModeling(_WaveLayer):
 
     input_names = ("weights", "model", "shots")
 
-    def __init__(self, propagator, velocity_gradient=True, fields=None, **kwargs):
-        super().__init__(propagator, **kwargs)
-        self.velocity_gradient = bool(velocity_gradient)
-        self.fields = None if fields is None else self.propagator.check_fields(fields)
-
-    def call(self, inputs, velocity=None, shots=None, training=None):
-        weights, model, shots = self._unpack(inputs, (velocity, shots))
+    def call(self, inputs, model=None, shots=None, training=None):
+        weights, model, shots = self._unpack(inputs, (model, shots))
         weights, channel = self._strip(weights, self._field_shape, "weights")
         model, _ = self._model(model, "model")
         data = ops.extended_modeling(self.propagator, weights, model,
@@ -440,10 +444,6 @@ class ExtendedSourceModeling(_WaveLayer):
                                      self._keep(training), self.velocity_gradient,
                                      self.fields)
         return self._restore(data, channel)
-
-    def get_config(self):
-        return {**super().get_config(), "velocity_gradient": self.velocity_gradient,
-                "fields": None if self.fields is None else list(self.fields)}
 
 
 @_register
@@ -466,8 +466,8 @@ class ExtendedSourceAdjoint(ExtendedSourceModeling):
     def _as_model(self, fields):
         return fields["weights"]
 
-    def call(self, inputs, velocity=None, shots=None, training=None):
-        data, model, shots = self._unpack(inputs, (velocity, shots))
+    def call(self, inputs, model=None, shots=None, training=None):
+        data, model, shots = self._unpack(inputs, (model, shots))
         data, channel = self._strip(data, self._data_shape, "data")
         model, _ = self._model(model, "model")
         weights = ops.extended_adjoint(self.propagator, data, model,
@@ -511,9 +511,7 @@ class VelocityModel(keras.layers.Layer):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         if initial_vp is not None:
-            initial_vp = np.asarray(initial_vp, dtype=np.float32)
-            if not np.all(np.isfinite(initial_vp)):
-                raise ValueError("VelocityModel: initial_vp contains NaN or infinite values")
+            initial_vp = checks.finite_array(initial_vp, "VelocityModel: initial_vp")
             shape = initial_vp.shape
         if shape is None:
             raise ValueError("VelocityModel: give initial_vp (or shape when loading)")
@@ -521,10 +519,11 @@ class VelocityModel(keras.layers.Layer):
         self.shared = bool(shared)
         self._initial_vp = initial_vp
         self.constraint = keras.constraints.get(constraint)
-        self.mask = None if mask is None else np.asarray(mask, np.float32)
-        if self.mask is not None and self.mask.shape != self.model_shape:
-            raise ValueError(f"VelocityModel: mask has shape {self.mask.shape}; expected "
-                             f"{self.model_shape}")
+        self.mask = None if mask is None else checks.field(
+            mask, "VelocityModel: mask", [self.model_shape], "the model's shape")
+        if self.mask is not None and not np.all((self.mask >= 0) & (self.mask <= 1)):
+            raise ValueError(f"VelocityModel: mask must lie from 0 (fixed) to 1 (updated); "
+                             f"its values span [{self.mask.min():g}, {self.mask.max():g}]")
 
     def build(self, input_shape=None):
         init = "ones" if self._initial_vp is None else \

@@ -18,8 +18,28 @@ __all__ = ["FWI", "LSRTM", "amplitude_ratio", "scale_warning"]
 _register = keras.saving.register_keras_serializable(package="keras_seismic")
 
 
+#: Stands for the starting model of an inversion model being loaded: its weights hold it.
+_FROM_WEIGHTS = object()
+
+
+def _given(model, name, what):
+    """``model``, or None when it comes from the weights; refuses a model left out."""
+    if model is None:
+        raise ValueError(f"{name}: give the {what}: a velocity in m/s of grid.shape, or "
+                         f"a dict of the fields of prop.parameters")
+    return None if model is _FROM_WEIGHTS else model
+
+
 class _Inversion(keras.Model):
     """Compile defaults shared by the inversion models."""
+
+    #: The argument of the starting (or background) model, which a saved model's weights
+    #: bring when it is loaded.
+    _START = None
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{cls._START: _FROM_WEIGHTS, **config})
 
     def _default_learning_rate(self):
         raise NotImplementedError
@@ -188,14 +208,17 @@ class FWI(_Inversion):
         >>> joint.estimate["rho"]  # numpy grid.shape
     """
 
+    _START = "initial_vp"
+
     def __init__(self, prop, initial_vp=None, vmin=None, vmax=None, mask=None,
                  precondition=None, depth_power=1.0, fields=None, bounds=None, **kwargs):
         super().__init__(**kwargs)
         self.prop = _propagator(prop)
         names = self.prop.parameters
         self.fields = self.prop.check_fields(fields)
-        initial = None if initial_vp is None else \
-            self.prop.check_model(initial_vp, name="initial model")
+        initial = _given(initial_vp, "FWI", "starting model initial_vp")
+        initial = None if initial is None else \
+            self.prop.check_model(initial, name="initial model")
         self.bounds = _bounds(self.fields, vmin, vmax, bounds)
         self.vmin, self.vmax = self.bounds.get("vp", (vmin, vmax))
         if precondition is not None:
@@ -322,6 +345,8 @@ class LSRTM(_Inversion):
         predicted linearised data ``(batch, nt, nrec)``; ``.image`` the current image.
     """
 
+    _START = "vp0"
+
     def __init__(self, prop, vp0=None, mask=None, learning_rate=None, **kwargs):
         super().__init__(**kwargs)
         self.prop = _propagator(prop)
@@ -329,7 +354,8 @@ class LSRTM(_Inversion):
         self.reflectivity = VelocityModel(np.zeros(shape, np.float32), mask=mask,
                                           shared=True, name="image")
         self.reflectivity.build()
-        self.born_layer = Born(self.prop, vp0, name="born")
+        self.born_layer = Born(self.prop, _given(vp0, "LSRTM", "background model vp0"),
+                               name="born")
         self.born_layer.build()
         self.built = True
         self.learning_rate = learning_rate

@@ -17,8 +17,8 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
     inverts the model's inverted fields (``model.fields``) together. The box of each,
     ``model.bounds[name]`` (vmin and vmax for the velocity), holds through the
     reparametrisation ``field = low + (high - low) * sigmoid(x)``, so no step can leave
-    it; cells where the model's mask is 0 keep their starting value. The model's fields
-    are updated in place.
+    it. The model's mask (and with it FWI's ``precondition``) scales the steps, and cells
+    where it is 0 keep their starting value. The model's fields are updated in place.
 
     Args:
         model: a compiled or uncompiled :class:`~keras_seismic.models.FWI`.
@@ -52,36 +52,36 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
     # The optimiser works in float64 on the misfit relative to its starting value, so that
     # its first step and its line search see numbers of order one.
     # tfp reads leading axes as a batch of problems: the position is one flat vector.
-    x0 = tf.constant(np.concatenate([p.x0 for p in inverted]), tf.float64)
+    y0 = tf.zeros(sum(sizes), tf.float64)
     history, scale, last = [], [], {}
 
-    def fields(x):
-        parts = tf.split(x, sizes)
+    def fields(y):
+        parts = tf.split(y, sizes)
         current = {p.name: p.field(part)[None] for p, part in zip(inverted, parts)}
         current.update(fixed)
         return current if len(current) > 1 else next(iter(current.values()))
 
-    def value_and_gradients(x):
+    def value_and_gradients(y):
         # The line search may ask for the same point again: solve the PDEs once.
-        key = x.numpy().tobytes()
+        key = y.numpy().tobytes()
         if key not in last:
             last.clear()
-            last[key] = _evaluate(x)
+            last[key] = _evaluate(y)
         return last[key]
 
-    def _evaluate(x):
+    def _evaluate(y):
         with tf.GradientTape() as tape:
-            tape.watch(x)
+            tape.watch(y)
             # One model for every shot (batch axis 1): the gradient comes back summed.
-            misfit = loss(observed, model.modeling([fields(x), shots], training=True))
+            misfit = loss(observed, model.modeling([fields(y), shots], training=True))
             history.append(float(misfit))
             if not scale:
                 scale.append(max(history[0], 1e-30))
             relative = tf.cast(misfit, tf.float64) / scale[0]
-        return relative, tape.gradient(relative, x)
+        return relative, tape.gradient(relative, y)
 
     result = tfp.optimizer.lbfgs_minimize(
-        value_and_gradients, x0, max_iterations=max_iterations, tolerance=tolerance,
+        value_and_gradients, y0, max_iterations=max_iterations, tolerance=tolerance,
         num_correction_pairs=num_correction_pairs)
     for p, part in zip(inverted, tf.split(result.position, sizes)):
         p.layer.velocity.assign(tf.cast(p.field(part), p.layer.velocity.dtype))
@@ -90,9 +90,16 @@ def lbfgs(model, shots, observed, max_iterations=10, loss=None, tolerance=1e-12,
 
 
 class _Reparametrised:
-    """An inverted field in the optimiser's variables: ``field = low + (high - low) *
-    sigmoid(x)`` keeps it inside its box, and cells where its mask is 0 keep their
-    starting value."""
+    """An inverted field in the optimiser's variables ``y`` (0 at the start):
+
+    * ``field = low + (high - low) * sigmoid(x)`` keeps it inside its box;
+    * ``x = x0 + sqrt(mask) * y`` makes the mask (with FWI's ``precondition``, a gradient
+      scale from 0 to 1) a preconditioner: the gradient in ``y`` is the gradient in ``x``
+      times ``sqrt(mask)``, so a steepest-descent step in ``y`` moves ``x`` by ``mask``
+      times the gradient, and the misfit and its gradient stay consistent for the line
+      search;
+    * cells where the mask is 0 keep their exact starting value.
+    """
 
     def __init__(self, name, layer, low, high):
         self.name, self.layer, self.low, self.high = name, layer, low, high
@@ -100,9 +107,11 @@ class _Reparametrised:
         self.frozen = None if layer.mask is None else (layer.mask == 0).astype(np.float32)
         fraction = np.clip((self.start - low) / (high - low), 1e-4, 1 - 1e-4)
         self.x0 = np.log(fraction / (1 - fraction)).ravel()
+        self.root = None if layer.mask is None else np.sqrt(layer.mask).ravel()
         self.size = self.x0.size
 
-    def field(self, x):
+    def field(self, y):
+        x = self.x0 + (y if self.root is None else self.root * y)
         value = tf.reshape(tf.cast(self.low + (self.high - self.low) * tf.sigmoid(x),
                                    tf.float32), self.start.shape)
         return value if self.frozen is None else \

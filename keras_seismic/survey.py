@@ -10,7 +10,10 @@ __all__ = ["Survey"]
 def _positions(name, value, nshots=None):
     """Positions as float64 (nshots, npoints, ndim); a 2-D input is one point a shot
     (sources) or shared by all shots (receivers, ``nshots`` given)."""
-    value = np.asarray(value, dtype=np.float64)
+    try:
+        value = checks.finite_array(value, f"Survey: {name} (metres)", np.float64)
+    except (TypeError, ValueError) as err:
+        raise checks.ArgumentError(name, str(err)) from None
     if value.ndim == 2 and nshots is None:
         value = value[:, None, :]
     elif value.ndim == 2:
@@ -19,9 +22,6 @@ def _positions(name, value, nshots=None):
         raise checks.ArgumentError(name, f"Survey: {name} must have shape (n, ndim) or "
                                    f"(nshots, n, ndim) with ndim 2 or 3; got shape "
                                    f"{value.shape}")
-    if not np.all(np.isfinite(value)):
-        raise checks.ArgumentError(name, f"Survey: {name} coordinates must be finite "
-                                         f"numbers of metres")
     return value
 
 
@@ -29,19 +29,20 @@ def _mask(value, shape):
     """The receiver mask as bool ``shape``; None means all True."""
     if value is None:
         return np.ones(shape, dtype=bool)
+    fault = lambda message: checks.ArgumentError(  # noqa: E731
+        "receiver_mask", f"Survey: receiver_mask {message}")
     mask = np.asarray(value)
     if mask.dtype != bool:
         if mask.dtype.kind not in "iuf" or not np.all((mask == 0) | (mask == 1)):
-            raise ValueError(f"Survey: receiver_mask must be booleans (True for a live "
-                             f"trace) of shape (nshots, nrec) = {shape}; got {value!r:.80}")
+            raise fault(f"must be booleans (True for a live trace) of shape (nshots, nrec) "
+                        f"= {shape}; got {value!r:.80}")
         mask = mask.astype(bool)
     if mask.shape != shape:
-        raise ValueError(f"Survey: receiver_mask must have shape (nshots, nrec) = {shape}; "
-                         f"got {mask.shape}")
+        raise fault(f"must have shape (nshots, nrec) = {shape}; got {mask.shape}")
     empty = np.nonzero(~mask.any(axis=1))[0]
     if empty.size:
-        raise ValueError(f"Survey: receiver_mask leaves shot {int(empty[0])} without any "
-                         f"live receiver; drop that shot instead")
+        raise fault(f"leaves shot {int(empty[0])} without any live receiver; drop that "
+                    f"shot instead")
     return mask.copy()
 
 
@@ -113,7 +114,10 @@ class Survey:
         if self.receivers.shape[-1] != self.ndim:
             raise checks.ArgumentError("receivers", f"Survey: sources are {self.ndim}-D but "
                                        f"receivers are {self.receivers.shape[-1]}-D")
-        wavelet = np.asarray(wavelet, dtype=np.float32)
+        try:
+            wavelet = checks.finite_array(wavelet, "Survey: the wavelet")
+        except (TypeError, ValueError) as err:
+            raise checks.ArgumentError("wavelet", str(err)) from None
         if wavelet.shape[-1:] != (self.nt,):
             raise checks.ArgumentError("wavelet", f"Survey: the wavelet must have "
                                        f"nt={self.nt} samples on its last axis; got shape "
@@ -127,9 +131,11 @@ class Survey:
             raise checks.ArgumentError("wavelet", f"Survey: wavelet shape {wavelet.shape} "
                                        f"fits none of (nt,), (nshots, nt) or (nshots, nsrc, "
                                        f"nt) = {expected}") from None
-        if not np.all(np.isfinite(wavelet)):
-            raise checks.ArgumentError("wavelet", "Survey: the wavelet contains NaN or "
-                                                  "infinite values")
+        silent = np.nonzero(~wavelet.any(axis=(1, 2)))[0]
+        if silent.size:
+            raise checks.ArgumentError("wavelet", f"Survey: the wavelet of shot "
+                                                  f"{int(silent[0])} is zero everywhere: "
+                                                  f"that shot would record nothing")
         self.wavelet = wavelet
         self.receiver_mask = _mask(receiver_mask, (self.nshots, self.nrec))
         self.coordinates = _coordinates(coordinates, self.nshots, self.nrec, self.ndim)

@@ -29,10 +29,15 @@ def ricker(f0, dt, nt, delay=None, t0=0.0):
     f0 = checks.number(f0, "ricker: peak frequency f0", low=0, unit="Hz")
     dt = checks.number(dt, "ricker: dt", low=0, unit="seconds")
     nt = checks.whole(nt, "ricker: nt", low=1, what="a whole number of samples")
-    delay = 1.5 / f0 if delay is None else float(delay)
+    delay = 1.5 / f0 if delay is None else checks.number(delay, "ricker: delay",
+                                                         unit="seconds")
     t0 = checks.number(t0, "ricker: t0", unit="seconds")
     arg = (np.pi * f0 * (t0 + np.arange(nt) * dt - delay)) ** 2
-    return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
+    wavelet = ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
+    if not wavelet.any():
+        raise ValueError(f"ricker: the peak at delay={delay:g} s is far outside the samples "
+                         f"from t0={t0:g} s to {t0 + (nt - 1) * dt:g} s: every sample is 0")
+    return wavelet
 
 
 def _spectrum(wavelet, dt):

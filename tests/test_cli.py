@@ -375,6 +375,20 @@ def test_bad_model_field_exits_2_naming_it(tmp_path, capsys, dotted, value, fiel
     assert not (tmp_path / "shots.sgy").exists()
 
 
+def test_a_velocity_file_in_km_per_s_exits_2_before_modeling(tmp_path, capsys):
+    np.save(tmp_path / "vkm.npy", np.full((40, 20), 2.0, np.float32))
+    config = tomllib.loads(MODEL_TOML)
+    del config["velocity"]["dataset"], config["velocity"]["shape"], \
+        config["velocity"]["options"]
+    config["velocity"]["path"] = "vkm.npy"
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main(["model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "  velocity.path:" in err and "km/s" in err and "Traceback" not in err, err
+    assert not (tmp_path / "shots.sgy").exists()
+
+
 @pytest.mark.parametrize("name, text", [
     ("bad.toml", "[inversion\nepochs = 2\n"),           # TOML syntax error
     ("bad.yaml", "data: [1, 2\n"),                      # YAML syntax error

@@ -7,6 +7,7 @@ import os
 import pickle
 import signal
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -147,10 +148,14 @@ def test_progress_bar_redraws_only_on_a_terminal(terminal):
 def test_workers_run_devito_on_one_thread(client):
     executor = DaskExecutor(client)
     info = executor.worker_info()
-    assert len(info) >= 1
+    assert len(info) == 2
     assert all(entry["omp_num_threads"] == 1 for entry in info.values())
-    for asked, cpus in executor.check_workers().values():
-        assert asked <= cpus
+    # The warning depends on the CPUs this run may use (one, under taskset -c 0).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (asked, cpus), = executor.check_workers().values()
+    assert (asked, cpus) == (2, len(os.sched_getaffinity(0)))
+    assert any("slow each other down" in str(w.message) for w in caught) == (asked > cpus)
 
 
 @pytest.fixture(scope="module")

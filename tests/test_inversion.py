@@ -51,6 +51,26 @@ def test_lbfgs_keeps_masked_cells_and_checks_input():
         raise AssertionError("mismatched shots and data were accepted")
 
 
+def test_lbfgs_steps_follow_the_mask_as_a_preconditioner():
+    """A mask of 0.01 on the right half (FWI's precondition= ends up in the mask) shrinks
+    the first step there about a hundredfold against the left half."""
+    prop, vp = small_problem(storage="full")
+    observed = prop.forward(_target(vp))
+    mask = np.ones(vp.shape, np.float32)
+    half = vp.shape[0] // 2
+    mask[half:] = 0.01
+
+    def right_to_left(mask):
+        model = models.FWI(prop, vp, 1500.0, 3500.0, mask=mask)
+        ks.optimizers.lbfgs(model, np.arange(prop.nshots), observed, max_iterations=1)
+        step = np.abs(model.velocity - vp)
+        return step[half:].mean() / step[:half].mean()
+
+    plain, scaled = right_to_left(None), right_to_left(mask)
+    assert plain > 0.1, plain                       # both halves move without the mask
+    assert 0.003 < scaled / plain < 0.03, (scaled, plain)
+
+
 def test_preconditioners_scale_the_gradient():
     prop, vp = small_problem()
     depth = models.FWI(prop, vp, 1500.0, 3500.0, precondition="depth").velocity_model.mask
@@ -90,3 +110,25 @@ def test_fit_checks_shots_and_observed_data_before_any_solve(shots, observed, ma
     with pytest.raises(ValueError, match=match):
         model.fit(np.array(shots), data, batch_size=2, epochs=1, verbose=0)
     assert not solves
+
+
+def test_an_inversion_needs_its_starting_model_except_when_loaded(tmp_path):
+    prop, vp = small_problem()
+    with pytest.raises(ValueError, match="FWI: give the starting model initial_vp"):
+        models.FWI(prop, None, 1500.0, 3500.0)
+    with pytest.raises(ValueError, match="LSRTM: give the background model vp0"):
+        models.LSRTM(prop)
+    fwi = models.FWI(prop, vp * 1.01, 1500.0, 3500.0)
+    fwi.save(tmp_path / "fwi.keras")
+    loaded = keras.models.load_model(tmp_path / "fwi.keras")
+    np.testing.assert_array_equal(loaded.velocity, fwi.velocity)
+
+
+@pytest.mark.parametrize("mask, match", [
+    (np.full((8, 6), np.nan), "mask contains NaN"),
+    (np.full((8, 6), 5.0), r"from 0 \(fixed\) to 1"),
+    (np.ones((8, 5)), "mask has shape"),
+])
+def test_a_bad_velocity_model_mask_is_refused(mask, match):
+    with pytest.raises(ValueError, match=match):
+        ks.layers.VelocityModel(np.full((8, 6), 2000.0), mask=mask)

@@ -186,6 +186,12 @@ def test_no_coordinates_is_refused_then_given_by_hand_or_by_offsets(tmp_path):
     np.testing.assert_allclose(survey.receivers[0], rec)
     with pytest.raises(ValueError, match=r"receivers must be finite positions.*\(5, 2\)"):
         io.read_shots(path, f0=10.0, sources=[[3.0, 2.0]], receivers=rec[:3])
+    for sources, got in ((5.0, r"got shape \(\)"), (np.zeros((5, 2)), r"got shape \(5, 2\)"),
+                         ([[np.nan, 2.0]], "it contains NaN")):
+        with pytest.raises(ValueError, match=r"sources must be finite positions in metres "
+                                             r"of shape \(1, 2\) \(the file has 1 shots\); "
+                                             + got):
+            io.read_shots(path, f0=10.0, sources=sources, receivers=rec)
 
 
 def test_auxiliary_and_dead_traces_are_dropped_with_a_note(tmp_path):

@@ -393,6 +393,8 @@ def test_bad_layer_input(problem):
                                              np.stack([vp, vp]), SHOTS])
     with pytest.raises(ValueError, match="vmin"):
         ks.constraints.Box(3000.0, 1500.0)
+    with pytest.raises(ValueError, match="perturbation is an empty dict"):
+        layers.Born(prop, vp)({}, SHOTS)
 
 
 def test_non_tensorflow_backend_is_refused(monkeypatch, problem):

@@ -286,6 +286,35 @@ def test_velocity_in_km_per_s_is_refused_with_a_hint(prop_vp):
     assert any("dispersion" in str(w.message) for w in caught)
 
 
+def test_a_spurious_fast_velocity_is_refused_before_any_solve(prop_vp):
+    """One cell of 1e9 m/s (a misread sample) would need some 1e8 steps and gigabytes."""
+    prop, vp = prop_vp
+    fast = vp.copy()
+    fast[3, 4] = 1e9
+    with pytest.raises(ValueError, match=r"1e\+09 m/s \(at index \(3, 4\)\).*spurious"):
+        prop.forward(fast)
+
+
+@pytest.mark.parametrize("sources, wavelet, match", [
+    ("abc", np.ones(10), "sources .*numeric array"),
+    ([[1.0, 2.0], [3.0]], np.ones(10), "sources .*numeric array"),     # ragged
+    ([[1.0, np.nan]], np.ones(10), "sources .*NaN"),
+    ([[1.0, 2.0]], np.zeros(10), "wavelet of shot 0 is zero everywhere"),
+    ([[1.0, 2.0]], ["x"] * 10, "wavelet must be a numeric array"),
+])
+def test_a_bad_survey_names_its_argument(sources, wavelet, match):
+    with pytest.raises(ks.checks.ArgumentError, match=match) as caught:
+        ks.Survey(sources, [[5.0, 2.0]], 0.002, 10, wavelet)
+    assert caught.value.argument == ("sources" if "sources" in match else "wavelet")
+
+
+def test_a_ricker_wavelet_that_would_be_all_zeros_is_refused():
+    with pytest.raises(ValueError, match="peak at delay=0.15 s .* every sample is 0"):
+        ks.ricker(10.0, 0.002, 200, t0=1.0)
+    with pytest.raises(ValueError, match="delay must be a finite number"):
+        ks.ricker(10.0, 0.002, 200, delay=float("nan"))
+
+
 def test_bad_configuration():
     grid = ks.Grid((30, 20), (10.0, 10.0))
     w = ks.ricker(10.0, 0.002, 100)
@@ -305,6 +334,12 @@ def test_bad_configuration():
         ks.AcousticPropagator(ks.Grid((10, 10, 10), (10.0,) * 3), good)
     with pytest.raises(ValueError, match="spacing"):
         ks.Grid((30, 20), (10.0, -1.0))
+    with pytest.raises(ValueError, match="spacing must be 2 lengths, one an axis"):
+        ks.Grid((30, 20), 10.0)
+    with pytest.raises(ValueError, match="origin .* must be a number of metres; got 'x'"):
+        ks.Grid((30, 20), (10.0, 10.0), (0.0, "x"))
+    with pytest.raises(TypeError, match="executor must be an executor"):
+        ks.AcousticPropagator(grid, good, executor="dask")
 
 
 def test_too_few_points_per_wavelength_warns():

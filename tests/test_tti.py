@@ -159,7 +159,8 @@ def test_vti_fit_recovers_an_anomaly_that_an_isotropic_fit_mislocates():
         peak = np.unravel_index(np.argmax(ndimage.gaussian_filter(update, 2)), grid.shape)
         inside = all(s.start <= i < s.stop for s, i in zip(box, peak))
         contrast = update[box].mean() / np.abs(update[outside]).mean()
-        error = fixed_fields.relative_error(model.velocity, true) / fixed_fields.relative_error(full(2000.0), true)
+        error = fixed_fields.relative_error(model.velocity, true) / \
+            fixed_fields.relative_error(full(2000.0), true)
         if prop is vti:
             assert inside and contrast > 4 and error < 0.9, (peak, contrast, error)
         else:

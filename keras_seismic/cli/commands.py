@@ -172,7 +172,7 @@ def run_fwi(config_path, out=None, verbose=None):
                      filter_order=inv["filter_order"], misfit=inv["misfit"],
                      true_vp=true_vp, snapshot_every=opts["snapshot_every"],
                      shuffle=inv["shuffle"], seed=inv["seed"], verbose=verbose)
-    metrics = _fwi_metrics(cfg, config_path, prop, start, result, true_vp is not None)
+    metrics = _fwi_metrics(cfg, config_path, prop, model, result, true_vp is not None)
     metrics["machine"] = machine
     _finish(out, result, metrics, started)
     return metrics
@@ -411,7 +411,7 @@ def _fwi_propagator(grid, survey, cfg, config_path):
                           config_path) from None
 
 
-def _fwi_metrics(cfg, config_path, prop, start, result, has_true):
+def _fwi_metrics(cfg, config_path, prop, model, result, has_true):
     """metrics.json of the ``fwi`` command, without the machine."""
     data = cfg["data"]
     metrics = {"command": "fwi", "config": os.fspath(config_path.resolve()),
@@ -419,7 +419,7 @@ def _fwi_metrics(cfg, config_path, prop, start, result, has_true):
                           "starting_model": cfg["starting_model"]["path"],
                           "true_model": cfg["true_model"]["path"] if has_true else None,
                           "wavelet": data["wavelet"] or f"Ricker {data['f0']:g} Hz"},
-               "problem": _problem(prop, start), "inversion": result["inversion"],
+               "problem": _problem(prop, model), "inversion": result["inversion"],
                "misfit": result["misfit"]}
     if has_true:
         metrics["model_error"] = result["model_error"]
@@ -439,6 +439,11 @@ def run_model(config_path, out=None):
     grid, vp = _model_velocity(cfg["velocity"], config_path)
     survey = _model_survey(grid, cfg["survey"], config_path)
     prop = AcousticPropagator(grid, survey, **cfg["propagator"])
+    try:
+        prop.check_model(vp)  # before any solve, and in the config's words
+    except ValueError as err:
+        key = "velocity" if cfg["velocity"]["dataset"] else "velocity.path"
+        raise ConfigError((key, str(err)), config_path) from None
 
     _say(f"keras-seismic model {config_path}: grid {grid.shape} at {grid.spacing} m, "
          f"{survey.nshots} shots x {survey.nrec} receivers, nt={survey.nt}, "

@@ -62,10 +62,11 @@ def _process_seconds():
         return None
 
 
-def _problem(prop, true_vp=None):
-    """The size of the problem: grid, survey, time steps and propagator settings."""
+def _problem(prop, model):
+    """The size of the problem: grid, survey, time steps (of ``model``, whose fastest
+    velocity sets them) and propagator settings."""
     grid, survey = prop.grid, prop.survey
-    dt = prop.time_steps(true_vp if true_vp is not None else np.full(grid.shape, 1500.0))[0]
+    dt = prop.time_steps(model)[0]
     return {"grid_shape": list(grid.shape), "spacing_m": list(grid.spacing),
             "extent_m": [round(e, 3) for e in grid.extent], "cells": int(np.prod(grid.shape)),
             "nshots": survey.nshots, "nrec": survey.nrec, "nt": survey.nt, "dt_s": survey.dt,

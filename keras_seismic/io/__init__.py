@@ -51,7 +51,8 @@ Velocity models (:func:`write_velocity`, :func:`read_velocity`)
 
 :mod:`keras_seismic.io.segy` opens the files, :mod:`keras_seismic.io.geometry` turns
 headers into positions. Every reader raises ``FileNotFoundError`` for a missing file and
-``ValueError`` naming the file for anything unreadable (truncated, not SEG-Y, NaN values, wrong shapes).
+``ValueError`` naming the file for anything unreadable (truncated, not SEG-Y, NaN values,
+wrong shapes).
 """
 from .shots import COORDINATE_SCALAR, read_shots, shot_dataset, write_shots
 from .velocity import read_velocity, write_velocity

@@ -441,16 +441,20 @@ def _check_one_source(path, records, shot, first, positions):
 
 def _given(path, name, value, shape):
     """A position argument as float64 ``shape`` (receivers may omit the shot axis)."""
-    array = np.asarray(value, dtype=np.float64)
-    if name == "receivers" and array.shape == shape[1:]:
+    receivers = name == "receivers"
+    expected = f"{shape[1:]} or {shape}" if receivers else f"{shape}"
+    fault = lambda detail: checks.ArgumentError(  # noqa: E731
+        name, f"{path}: {name} must be finite positions in metres of shape {expected} (the "
+              f"file has {shape[0]} shots" + (f" and at most {shape[1]} receivers a shot"
+                                              if receivers else "") + f"); {detail}")
+    try:
+        array = checks.finite_array(value, name, np.float64)
+    except (TypeError, ValueError) as err:
+        raise fault(str(err).replace(name, "it", 1)) from None
+    if receivers and array.shape == shape[1:]:
         array = np.broadcast_to(array, shape)
-    if array.shape != shape or not np.all(np.isfinite(array)):
-        expected = f"{shape[1:]} or {shape}" if name == "receivers" else f"{shape}"
-        raise checks.ArgumentError(
-            name, f"{path}: {name} must be finite positions in metres of shape {expected} "
-                  f"(the file has {shape[0]} shots and at most "
-                  f"{len(array) if name == 'sources' else shape[1]} receivers a shot); got "
-                  f"shape {array.shape}")
+    if array.shape != shape:
+        raise fault(f"got shape {array.shape}")
     return array
 
 

@@ -30,8 +30,6 @@ def _float_dtype(dtype):
     return "float64" if name == "float64" else "float32"
 
 
-
-
 class _Misfit(keras.losses.Loss):
     """Shared machinery: casting, channel-axis removal, shape validation, config."""
 

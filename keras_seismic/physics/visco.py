@@ -23,8 +23,8 @@ Discretisation. ``u`` steps as in acoustics. ``r`` lives at half steps and steps
 trapezoidal rule on its decay, ``r[n+1/2] = a r[n-1/2] - b lap(u[n])`` with ``a = (1 -
 dt/(2 tau_s)) / (1 + dt/(2 tau_s))`` and ``b = j (dt / tau_s) / (1 + dt/(2 tau_s))``, and
 the step of ``u`` reads its mean ``(r[n-1/2] + r[n+1/2]) / 2``, centred in time (the
-decay itself is stable for any step). (Reading ``r[n-1/2]`` alone lags the memory by half a step, which
-measured Q 6-8% low.) The time step allows for the unrelaxed speed ``vp sqrt(k)``.
+decay itself is stable for any step). (Reading ``r[n-1/2]`` alone lags the memory by half
+a step, which measured Q 6-8% low.) The time step allows for the unrelaxed speed ``vp sqrt(k)``.
 
 Adjoint. The adjoint kernels step the exact transpose of this recursion, memory variable
 included: with ``v`` the adjoint of ``u`` and ``s`` that of ``r``::

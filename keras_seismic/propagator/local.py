@@ -50,8 +50,8 @@ class InProcessExecutor:
         Args:
             function: ``function(shared, item) -> result``.
             shared: what every item needs.
-            items: one item a shot; :class:`Handle` objects (results left where they were computed) in a (tuple) item are
-                fetched first.
+            items: one item a shot; an item that is a tuple may hold :class:`Handle`
+                objects (results left where they were computed), which are fetched first.
             remote: ignored (everything stays in this process).
 
         Returns:
@@ -73,7 +73,8 @@ class InProcessExecutor:
         """Sum of ``parts`` (arrays of one shape), accumulated in float64.
 
         Args:
-            parts: a non-empty list of arrays (or :class:`Handle` objects (results left where they were computed)).
+            parts: a non-empty list of arrays, or of :class:`Handle` objects (results
+                left where they were computed).
 
         Returns:
             numpy array of the parts' dtype.
@@ -89,8 +90,6 @@ def sum_local(parts):
     for a in arrays:
         total += a
     return total.astype(np.result_type(*arrays))
-
-
 
 
 class Progress:

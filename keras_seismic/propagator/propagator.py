@@ -29,6 +29,8 @@ __all__ = ["AcousticPropagator", "ForwardState", "Propagator", "from_config"]
 _COURANT = 0.9
 # Samples per period of the highest significant frequency kept for the gradient.
 _SAMPLES_PER_PERIOD = 4
+# More internal steps a record sample than this are refused (see time_steps).
+_MAX_STEPS_PER_SAMPLE = 1000
 _STORAGE = ("subsampled", "full", "checkpointing")
 
 
@@ -114,6 +116,10 @@ class Propagator:
         self.grid, self.survey = grid, survey
         self.free_surface = bool(free_surface)
         self.target = Target(platform, language, compiler)
+        if executor is not None and not all(callable(getattr(executor, method, None))
+                                            for method in ("map", "sum")):
+            raise TypeError(f"executor must be an executor (keras_seismic.distributed: "
+                            f"InProcessExecutor, DaskExecutor) or None; got {executor!r:.80}")
         self.executor = executor if executor is not None else InProcessExecutor()
         self._setup()
 
@@ -226,6 +232,7 @@ class Propagator:
         for shot in self._shot_models(fields):
             self.physics.check(shot, self.space_order)
         self._check_dispersion(fields)
+        self.time_steps(fields)
         return fields
 
     def _as_dict(self, model, name):
@@ -250,17 +257,6 @@ class Propagator:
             return [model]
         return [{k: v if v.ndim == self.grid.ndim else v[i] for k, v in model.items()}
                 for i in range(n)]
-
-    def check_velocity(self, vp, n=None, name="velocity"):
-        """A velocity (m/s) as float32, ``grid.shape`` or ``(n, *grid.shape)``, finite and
-        > 0: the ``vp`` field alone (acoustic models, backgrounds)."""
-        vp = checks.field(vp, name, [self.grid.shape] + ([] if n is None else
-                                                       [(n, *self.grid.shape)]),
-                          "the grid shape, or one model a shot")
-        if vp.min() <= 0:
-            raise ValueError(f"{name} must be positive (m/s); its minimum is {vp.min()}")
-        self._check_dispersion({"vp": vp})
-        return vp
 
     def check_perturbation(self, dmodel, n, name="model perturbation"):
         """A perturbation of any subset of the linearised fields: a dict (or a bare array
@@ -340,18 +336,29 @@ class Propagator:
 
     # -- time axis ---------------------------------------------------------------------
     def time_steps(self, model):
-        """Internal time axis for a model (or a velocity alone): ``(dt, nsteps)``, the
-        largest step under the stability limit (and no larger than the survey's ``dt``)
-        that spans the record in a whole number of steps."""
-        model = model if isinstance(model, dict) else {"vp": model}
+        """Internal time axis for a model (see :meth:`check_model`; its stability limit
+        reads every field): ``(dt, nsteps)``, the largest step under the stability limit
+        (and no larger than the survey's ``dt``) that spans the record in a whole number of
+        steps.
+
+        Raises:
+            ValueError: a model that needs more than 1000 internal steps a record sample
+                (a spurious fast value would take hours and gigabytes of buffers)."""
+        model = self._as_dict(model, "model")
         vmax = float(np.max(model["vp"]))
-        factor = 1.0 if set(model) != set(self.parameters) else \
-            min(self.physics.stability(shot, self.space_order)
-                for shot in self._shot_models(model))
+        factor = min(self.physics.stability(shot, self.space_order)
+                     for shot in self._shot_models(model))
         eig = stencil_sum(self.space_order) * sum(1.0 / h**2 for h in self.grid.spacing)
         dt_cfl = factor * _COURANT * 2.0 / (vmax * math.sqrt(eig))
-        duration = self.survey.duration
-        nsteps = max(self.survey.nt, math.ceil(duration / dt_cfl - 1e-9) + 1)
+        duration, nt = self.survey.duration, self.survey.nt
+        nsteps = max(nt, math.ceil(duration / dt_cfl - 1e-9) + 1)
+        if nsteps > _MAX_STEPS_PER_SAMPLE * nt:
+            where = np.unravel_index(np.argmax(model["vp"]), np.shape(model["vp"]))
+            raise ValueError(
+                f"model: its fastest velocity, {vmax:g} m/s (at index {tuple(map(int, where))}"
+                f"), needs {nsteps} internal time steps of {dt_cfl:.3g} s for the record's "
+                f"{nt} samples, more than {_MAX_STEPS_PER_SAMPLE} a sample; velocities are "
+                f"in m/s: is that value spurious?")
         return duration / (nsteps - 1), nsteps
 
     def save_factor(self, dt):
