@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import checks
 from .constraints import Box
 from .layers import Born, Modeling, VelocityModel, _propagator
 from .losses import FilteredMisfit, L2Misfit, NormalizedMisfit
@@ -219,7 +220,7 @@ class FWI(_Inversion):
         initial = _given(initial_vp, "FWI", "starting model initial_vp")
         initial = None if initial is None else \
             self.prop.check_model(initial, name="initial model")
-        self.bounds = _bounds(self.fields, vmin, vmax, bounds)
+        self.bounds = _bounds(self.prop, self.fields, vmin, vmax, bounds, initial)
         self.vmin, self.vmax = self.bounds.get("vp", (vmin, vmax))
         if precondition is not None:
             if initial is None:
@@ -287,8 +288,10 @@ class FWI(_Inversion):
                 "bounds": {k: list(v) for k, v in self.bounds.items() if k != "vp"}}
 
 
-def _bounds(fields, vmin, vmax, bounds):
-    """``{name: (low, high)}`` of every inverted field, checked."""
+def _bounds(prop, fields, vmin, vmax, bounds, initial):
+    """``{name: (low, high)}`` of every inverted field, checked against the physics'
+    bounds of the field and against the ``initial`` model (if any), which the first step
+    would otherwise clip without a word."""
     bounds = dict(bounds or {})
     if "vp" in fields:
         if vmin is None or vmax is None:
@@ -304,10 +307,19 @@ def _bounds(fields, vmin, vmax, bounds):
                          f"(fields={fields})")
     out = {}
     for name in fields:
-        low, high = (float(b) for b in bounds[name])
-        if not low < high:
-            raise ValueError(f"FWI: the bounds of {name!r} must be (low, high) with low < "
-                             f"high; got {bounds[name]}")
+        low, high = (checks.number(b, f"FWI: the bounds of {name!r}") for b in bounds[name])
+        parameter = prop.physics.parameter(name)
+        least, most = parameter.bounds
+        if not least < low < high <= most:
+            raise ValueError(f"FWI: the bounds of {name!r} must be (low, high) with "
+                             f"{least:g} < low < high <= {most:g} ({parameter.unit}); got "
+                             f"{bounds[name]}")
+        if initial is not None and (initial[name].min() < low or initial[name].max() > high):
+            raise ValueError(f"FWI: the initial model's {name!r} spans "
+                             f"[{initial[name].min():g}, {initial[name].max():g}] "
+                             f"{parameter.unit}, outside its bounds [{low:g}, {high:g}], "
+                             f"which the first step would clip it to: widen the bounds or "
+                             f"clip the initial model")
         out[name] = (low, high)
     return out
 

@@ -132,3 +132,16 @@ def test_an_inversion_needs_its_starting_model_except_when_loaded(tmp_path):
 def test_a_bad_velocity_model_mask_is_refused(mask, match):
     with pytest.raises(ValueError, match=match):
         ks.layers.VelocityModel(np.full((8, 6), 2000.0), mask=mask)
+
+
+@pytest.mark.parametrize("vmin, vmax, match", [
+    (0.0, 3500.0, r"0 < low < high <= inf \(m/s\); got \(0.0, 3500.0\)"),
+    (3500.0, 1500.0, "0 < low < high"),
+    (2300.0, 3500.0, r"initial model's 'vp' spans \[2248.35, .*outside its bounds \[2300, "
+                     r"3500\]"),
+    ("fast", 3500.0, "must be a number"),
+])
+def test_fwi_bounds_are_checked_against_the_physics_and_the_start(vmin, vmax, match):
+    prop, vp = small_problem()
+    with pytest.raises(ValueError, match=match):
+        models.FWI(prop, vp, vmin, vmax)
