@@ -4,6 +4,7 @@ Everything here is generated in code (no data files). Velocities are float32 arr
 of shape ``grid.shape``, with axis order (x, z) in 2-D and (x, y, z) in 3-D (depth last).
 """
 import numbers
+import types
 
 import numpy as np
 from scipy import ndimage
@@ -295,97 +296,103 @@ def faulted_visco(shape=(301, 121), spacing=10.0, seed=0, nfaults=None, gas_q=20
 def _faulted_section(nx, nz, dx, dz, seed, nfaults):
     """The 2-D (nx, nz) section of :func:`faulted` and the depth at which each point was
     deposited, float64."""
-    rng = np.random.default_rng(seed)
     lx, lz = (nx - 1) * dx, (nz - 1) * dz
     x = np.arange(nx) * dx
     xx, zz = np.meshgrid(x, np.arange(nz) * dz, indexing="ij")
+    d = _faulted_draws(np.random.default_rng(seed), lx, lz, dz)
+    strat = _stratigraphic_depth(d, xx, zz, lx, lz, d.nfaults if nfaults is None else nfaults)
 
-    # Every random number is drawn here, in a fixed order, so that the model depends only on
-    # the seed (and on nfaults only through which faults are used).
-    default_nfaults = int(rng.integers(1, 3))
-    faults = []
+    seafloor = (0.1 * lz + d.seafloor_slope * (x / lx - 0.5)
+                + d.seafloor_wave[1] * np.sin(2 * np.pi * x / d.seafloor_wave[0]
+                                              + d.seafloor_wave[2]))
+    water = zz < np.maximum(seafloor, 2.5 * dz)[:, None]
+    # The stack of layers spans the unfaulted section plus what the faults can bring up,
+    # whatever nfaults is, so that the layers do not depend on nfaults.
+    vp = _layers(d, strat, _stratigraphic_depth(d, xx, zz, lx, lz, 0)[~water], dz)
+    vp[_salt(d, x, zz)] = SALT_VELOCITY
+    vp[water] = WATER_VELOCITY
+    return vp, strat
+
+
+def _faulted_draws(rng, lx, lz, dz):
+    """Every random number of a faulted section, drawn in a fixed order, so that the model
+    depends only on the seed (and on nfaults only through which faults are used)."""
+    d = types.SimpleNamespace(nfaults=int(rng.integers(1, 3)), faults=[])
     for lo, hi in ((0.15, 0.28), (0.33, 0.45)):
-        faults.append(dict(x_mid=rng.uniform(lo, hi) * lx,          # x at 55% of the depth
-                           dip=np.deg2rad(rng.uniform(55.0, 70.0)),
-                           side=rng.choice([-1.0, 1.0]),             # dips towards +x or -x
-                           throw=max(rng.uniform(0.04, 0.08) * lz, 3.0 * dz)))
-    nlayers_wanted = int(rng.integers(9, 14))
-    thickness = rng.uniform(0.6, 1.4, size=16)
-    jitter = rng.uniform(-0.35, 0.35, size=16)
-    tilt = rng.uniform(-0.12, 0.12) * lz
-    folds = [(rng.uniform(0.35, 1.2) * lx, rng.uniform(0.01, 0.035) * lz,
-              rng.uniform(0.0, 2.0 * np.pi)) for _ in range(3)]
-    seafloor_slope = rng.uniform(-0.02, 0.02) * lz
-    seafloor_wave = (rng.uniform(0.5, 1.5) * lx, rng.uniform(0.0, 0.01) * lz,
-                     rng.uniform(0.0, 2.0 * np.pi))
-    salt_x = rng.uniform(0.64, 0.8) * lx
-    salt_halfwidth = rng.uniform(0.1, 0.15) * lx
-    salt_crest = rng.uniform(0.4, 0.5) * lz
-    salt_base = rng.uniform(0.82, 0.92) * lz
-    salt_top_waves = [(rng.uniform(0.05, 0.15) * lx, rng.uniform(0.01, 0.025) * lz,
-                       rng.uniform(0.0, 2.0 * np.pi)) for _ in range(3)]
-    salt_base_wave = (rng.uniform(0.2, 0.4) * lx, rng.uniform(0.005, 0.015) * lz,
-                      rng.uniform(0.0, 2.0 * np.pi))
-    arch = rng.uniform(0.04, 0.07) * lz
-    if nfaults is None:
-        nfaults = default_nfaults
+        d.faults.append(dict(x_mid=rng.uniform(lo, hi) * lx,        # x at 55% of the depth
+                             dip=np.deg2rad(rng.uniform(55.0, 70.0)),
+                             side=rng.choice([-1.0, 1.0]),           # dips towards +x or -x
+                             throw=max(rng.uniform(0.04, 0.08) * lz, 3.0 * dz)))
+    d.nlayers = int(rng.integers(9, 14))
+    d.thickness = rng.uniform(0.6, 1.4, size=16)
+    d.jitter = rng.uniform(-0.35, 0.35, size=16)
+    d.tilt = rng.uniform(-0.12, 0.12) * lz
+    d.folds = [(rng.uniform(0.35, 1.2) * lx, rng.uniform(0.01, 0.035) * lz,
+                rng.uniform(0.0, 2.0 * np.pi)) for _ in range(3)]
+    d.seafloor_slope = rng.uniform(-0.02, 0.02) * lz
+    d.seafloor_wave = (rng.uniform(0.5, 1.5) * lx, rng.uniform(0.0, 0.01) * lz,
+                       rng.uniform(0.0, 2.0 * np.pi))
+    d.salt_x = rng.uniform(0.64, 0.8) * lx
+    d.salt_halfwidth = rng.uniform(0.1, 0.15) * lx
+    d.salt_crest = rng.uniform(0.4, 0.5) * lz
+    d.salt_base = rng.uniform(0.82, 0.92) * lz
+    d.salt_top_waves = [(rng.uniform(0.05, 0.15) * lx, rng.uniform(0.01, 0.025) * lz,
+                         rng.uniform(0.0, 2.0 * np.pi)) for _ in range(3)]
+    d.salt_base_wave = (rng.uniform(0.2, 0.4) * lx, rng.uniform(0.005, 0.015) * lz,
+                        rng.uniform(0.0, 2.0 * np.pi))
+    d.arch = rng.uniform(0.04, 0.07) * lz
+    return d
 
-    def stratigraphic_depth(nused):
-        """Depth at which each point was deposited, after undoing (youngest first) the arch
-        over the salt, ``nused`` faults and the folding."""
-        # The salt arches the layers up (it came last). Arched depth z = z_pre - lift.
-        lift = arch * np.clip(zz / salt_crest, 0.0, 1.0) * np.exp(
-            -(((xx - salt_x) / (1.6 * salt_halfwidth)) ** 2))
-        xs, zs = xx, zz + lift
-        # Normal faults: a hanging-wall point is moved back up the fault plane.
-        for fault in faults[:nused][::-1]:
-            run = 1.0 / np.tan(fault["dip"])               # horizontal metres per metre depth
-            plane_x = fault["x_mid"] + fault["side"] * (zs - 0.55 * lz) * run
-            hanging = fault["side"] * (xs - plane_x) > 0
-            zs = np.where(hanging, zs - fault["throw"], zs)
-            xs = np.where(hanging, xs - fault["side"] * fault["throw"] * run, xs)
-        # Folding: a regional tilt and undulations that grow with depth. A layer deposited
-        # at depth s now lies at z = s + fold(x, z).
-        fold = tilt * xs / lx
-        for wavelength, amplitude, phase in folds:
-            fold = fold + amplitude * (0.3 + 0.7 * zs / lz) * np.sin(
-                2 * np.pi * xs / wavelength + phase)
-        return zs - fold
 
-    strat = stratigraphic_depth(nfaults)
+def _stratigraphic_depth(d, xx, zz, lx, lz, nused):
+    """Depth at which each point was deposited, after undoing (youngest first) the arch
+    over the salt, ``nused`` faults and the folding of the draws ``d``."""
+    # The salt arches the layers up (it came last). Arched depth z = z_pre - lift.
+    lift = d.arch * np.clip(zz / d.salt_crest, 0.0, 1.0) * np.exp(
+        -(((xx - d.salt_x) / (1.6 * d.salt_halfwidth)) ** 2))
+    xs, zs = xx, zz + lift
+    # Normal faults: a hanging-wall point is moved back up the fault plane.
+    for fault in d.faults[:nused][::-1]:
+        run = 1.0 / np.tan(fault["dip"])               # horizontal metres per metre depth
+        plane_x = fault["x_mid"] + fault["side"] * (zs - 0.55 * lz) * run
+        hanging = fault["side"] * (xs - plane_x) > 0
+        zs = np.where(hanging, zs - fault["throw"], zs)
+        xs = np.where(hanging, xs - fault["side"] * fault["throw"] * run, xs)
+    # Folding: a regional tilt and undulations that grow with depth. A layer deposited at
+    # depth s now lies at z = s + fold(x, z).
+    fold = d.tilt * xs / lx
+    for wavelength, amplitude, phase in d.folds:
+        fold = fold + amplitude * (0.3 + 0.7 * zs / lz) * np.sin(
+            2 * np.pi * xs / wavelength + phase)
+    return zs - fold
 
-    seafloor = (0.1 * lz + seafloor_slope * (x / lx - 0.5)
-                + seafloor_wave[1] * np.sin(2 * np.pi * x / seafloor_wave[0] + seafloor_wave[2]))
-    seafloor = np.maximum(seafloor, 2.5 * dz)
-    water = zz < seafloor[:, None]
 
-    # Layers: boundaries in stratigraphic depth, thicknesses drawn above, at least ~4 cells.
-    # The stack spans the unfaulted section plus what the faults can bring up, whatever
-    # nfaults is, so the layers do not depend on nfaults.
-    unfaulted = stratigraphic_depth(0)[~water]
-    s_lo = unfaulted.min() - sum(fault["throw"] for fault in faults)
+def _layers(d, strat, unfaulted, dz):
+    """The sediments' velocity at stratigraphic depths ``strat``: layers at least about 4
+    cells thick, spanning ``unfaulted`` (the depths below the water without the faults)
+    and what the faults can bring up."""
+    s_lo = unfaulted.min() - sum(fault["throw"] for fault in d.faults)
     s_hi = unfaulted.max()
-    nlayers = int(np.clip(nlayers_wanted, 3, max(3, (s_hi - s_lo) / (4.0 * dz))))
-    bounds = np.cumsum(thickness[:nlayers])
+    nlayers = int(np.clip(d.nlayers, 3, max(3, (s_hi - s_lo) / (4.0 * dz))))
+    bounds = np.cumsum(d.thickness[:nlayers])
     bounds = s_lo + (s_hi - s_lo) * bounds[:-1] / bounds[-1]
     vmin, vmax = _SEDIMENT_RANGE
     step = (vmax - vmin) / max(nlayers - 1, 1)
-    velocities = vmin + step * (np.arange(nlayers) + jitter[:nlayers])
+    velocities = vmin + step * (np.arange(nlayers) + d.jitter[:nlayers])
     velocities[0], velocities[-1] = vmin, vmax
     velocities = np.round(np.clip(velocities, vmin, vmax))
-    vp = velocities[np.searchsorted(bounds, strat, side="right")]
+    return velocities[np.searchsorted(bounds, strat, side="right")]
 
-    # Salt: a dome between an irregular top and a gently undulating base.
-    base = salt_base + salt_base_wave[1] * np.sin(2 * np.pi * x / salt_base_wave[0]
-                                                  + salt_base_wave[2])
-    r = (x - salt_x) / salt_halfwidth
+
+def _salt(d, x, zz):
+    """Where the salt is: a dome between an irregular top and a gently undulating base."""
+    base = d.salt_base + d.salt_base_wave[1] * np.sin(2 * np.pi * x / d.salt_base_wave[0]
+                                                      + d.salt_base_wave[2])
+    r = (x - d.salt_x) / d.salt_halfwidth
     height = np.clip(1.0 - r ** 2, 0.0, None) ** 0.8
-    bumps = sum(a * np.sin(2 * np.pi * x / w + p) for w, a, p in salt_top_waves)
-    top = base - (base - salt_crest) * height + bumps * height
-    salt = (height[:, None] > 0) & (zz > top[:, None]) & (zz < base[:, None])
-    vp[salt] = SALT_VELOCITY
-    vp[water] = WATER_VELOCITY
-    return vp, strat
+    bumps = sum(a * np.sin(2 * np.pi * x / w + p) for w, a, p in d.salt_top_waves)
+    top = base - (base - d.salt_crest) * height + bumps * height
+    return (height[:, None] > 0) & (zz > top[:, None]) & (zz < base[:, None])
 
 
 # ----------------------------------------------------------------------------- helpers for FWI

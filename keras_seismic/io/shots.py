@@ -2,6 +2,7 @@
 docstring for the header fields and their conventions)."""
 import contextlib
 import os
+import types
 import warnings
 
 import numpy as np
@@ -75,6 +76,48 @@ def write_shots(path, data, survey):
         >>> write_shots("shots.sgy", np.zeros(survey.data_shape, "float32"), survey)
     """
     path = writable(path)
+    live, dt_us = _check_writable(path, data, survey)
+    delay, delay_scalar = _delay_header(path, survey.t0)
+    g = _trace_geometry(path, survey)
+    nshots, nt, nrec = survey.nshots, survey.nt, survey.nrec
+    text = text_header([
+        "keras_seismic shot records",
+        f"{nshots} shots x {nrec} receivers, {nt} samples, dt {dt_us} us, {survey.ndim}-D",
+        "IEEE float32 samples (format 5); one trace per (shot, receiver), shot-major",
+        "FieldRecord = shot (1-based), TraceNumber = receiver in the shot (1-based)",
+        f"SourceX/Y, GroupX/Y: metres x {-g.xy_scalar if g.xy_scalar < 0 else 1}, "
+        f"SourceGroupScalar = {g.xy_scalar}",
+        "SourceDepth = source depth, ReceiverGroupElevation = -receiver depth,",
+        "  metres x 1000, ElevationScalar = -1000; depth z is positive downwards",
+        "TRACE_SAMPLE_INTERVAL / binary Interval: dt in microseconds",
+        "DelayRecordingTime: time of the first sample in ms (ScalarTraceHeader)",
+        f"{int(live.sum())} live traces; padded receivers of uneven shots left out",
+    ])
+    traces = np.ascontiguousarray(np.transpose(data, (0, 2, 1)), dtype=np.float32)
+    with create_segy(path, int(live.sum()), nt, dt_us, text) as f:
+        f.bin.update({segyio.BinField.Traces: int(live.sum(axis=1).max())})
+        i = 0
+        for s in range(nshots):
+            for r in np.nonzero(live[s])[0]:
+                f.header[i] = {
+                    _TF.TRACE_SEQUENCE_LINE: i + 1, _TF.TRACE_SEQUENCE_FILE: i + 1,
+                    _TF.FieldRecord: s + 1, _TF.EnergySourcePoint: s + 1,
+                    _TF.TraceNumber: r + 1, _TF.TraceIdentificationCode: 1,
+                    _TF.SourceX: g.sx[s], _TF.SourceY: g.sy[s], _TF.GroupX: g.gx[s, r],
+                    _TF.GroupY: g.gy[s, r], _TF.SourceGroupScalar: g.xy_scalar,
+                    _TF.SourceDepth: g.sz[s], _TF.ReceiverGroupElevation: -g.gz[s, r],
+                    _TF.ElevationScalar: COORDINATE_SCALAR, _TF.offset: g.offset[s, r],
+                    _TF.CoordinateUnits: 1, _TF.DelayRecordingTime: delay,
+                    _TF.ScalarTraceHeader: delay_scalar,
+                    _TF.TRACE_SAMPLE_INTERVAL: dt_us, _TF.TRACE_SAMPLE_COUNT: nt,
+                }
+                f.trace[i] = traces[s, r]
+                i += 1
+
+
+def _check_writable(path, data, survey):
+    """The live traces ``(nshots, nrec)`` and dt in microseconds of data SEG-Y can hold;
+    raises for anything it cannot."""
     if not isinstance(survey, Survey):
         raise ValueError(f"{path}: survey must be a keras_seismic Survey; got "
                          f"{type(survey).__name__}")
@@ -93,13 +136,16 @@ def write_shots(path, data, survey):
     if abs(dt_us - round(dt_us)) > 1e-3 or not 1 <= round(dt_us) <= _INT16:
         raise ValueError(f"{path}: dt={survey.dt} s is not a whole number of microseconds "
                          f"between 1 and {_INT16}, which SEG-Y needs")
-    dt_us = int(round(dt_us))
     if survey.nt > _INT16:
         raise ValueError(f"{path}: nt={survey.nt} samples; SEG-Y trace headers hold at most "
                          f"{_INT16}")
-    delay, delay_scalar = _delay_header(path, survey.t0)
+    return live, int(round(dt_us))
 
-    nshots, nt, nrec, ndim = survey.nshots, survey.nt, survey.nrec, survey.ndim
+
+def _trace_geometry(path, survey):
+    """The scaled header integers of the positions: ``sx, sy, sz`` (nshots,), ``gx, gy,
+    gz, offset`` (nshots, nrec) and the x, y scalar ``xy_scalar``."""
+    nshots, nrec, ndim = survey.nshots, survey.nrec, survey.ndim
     src = survey.sources[:, 0, :]                             # (nshots, ndim)
     rec = survey.receivers                                    # (nshots, nrec, ndim)
     if survey.coordinates is not None:
@@ -109,50 +155,19 @@ def write_shots(path, data, survey):
     else:
         src_xy = np.stack([src[:, 0], np.zeros(nshots)], axis=-1)
         rec_xy = np.stack([rec[..., 0], np.zeros((nshots, nrec))], axis=-1)
-    xy, xy_scalar = scaled(path, "x, y coordinates",
-                           np.concatenate([src_xy, rec_xy.reshape(-1, 2)]), _XY_SCALARS)
-    (sx, sy), (gx, gy) = xy[:nshots].T, xy[nshots:].reshape(nshots, nrec, 2).transpose(2, 0, 1)
-    sz = scaled(path, "source depths", src[:, -1])[0]
-    gz = scaled(path, "receiver depths", rec[..., -1])[0]
-    horizontal = rec_xy - src_xy[:, None, :]
+    g = types.SimpleNamespace()
+    xy, g.xy_scalar = scaled(path, "x, y coordinates",
+                             np.concatenate([src_xy, rec_xy.reshape(-1, 2)]), _XY_SCALARS)
+    (g.sx, g.sy) = xy[:nshots].T
+    (g.gx, g.gy) = xy[nshots:].reshape(nshots, nrec, 2).transpose(2, 0, 1)
+    g.sz = scaled(path, "source depths", src[:, -1])[0]
+    g.gz = scaled(path, "receiver depths", rec[..., -1])[0]
+    # Signed by the receiver's side along x, as field geometries sign offsets.
     along = rec[..., 0] - src[:, None, 0]
     offset = np.round(np.sign(along + (along == 0))
-                      * np.linalg.norm(horizontal, axis=-1)).astype(np.int64)
-    offset = np.clip(offset, -_INT32, _INT32)
-
-    text = text_header([
-        "keras_seismic shot records",
-        f"{nshots} shots x {nrec} receivers, {nt} samples, dt {dt_us} us, {ndim}-D",
-        "IEEE float32 samples (format 5); one trace per (shot, receiver), shot-major",
-        "FieldRecord = shot (1-based), TraceNumber = receiver in the shot (1-based)",
-        f"SourceX/Y, GroupX/Y: metres x {-xy_scalar if xy_scalar < 0 else 1}, "
-        f"SourceGroupScalar = {xy_scalar}",
-        "SourceDepth = source depth, ReceiverGroupElevation = -receiver depth,",
-        "  metres x 1000, ElevationScalar = -1000; depth z is positive downwards",
-        "TRACE_SAMPLE_INTERVAL / binary Interval: dt in microseconds",
-        "DelayRecordingTime: time of the first sample in ms (ScalarTraceHeader)",
-        f"{int(live.sum())} live traces; padded receivers of uneven shots left out",
-    ])
-    traces = np.ascontiguousarray(np.transpose(data, (0, 2, 1)), dtype=np.float32)
-    with create_segy(path, int(live.sum()), nt, dt_us, text) as f:
-        f.bin.update({segyio.BinField.Traces: int(live.sum(axis=1).max())})
-        i = 0
-        for s in range(nshots):
-            for r in np.nonzero(live[s])[0]:
-                f.header[i] = {
-                    _TF.TRACE_SEQUENCE_LINE: i + 1, _TF.TRACE_SEQUENCE_FILE: i + 1,
-                    _TF.FieldRecord: s + 1, _TF.EnergySourcePoint: s + 1,
-                    _TF.TraceNumber: r + 1, _TF.TraceIdentificationCode: 1,
-                    _TF.SourceX: sx[s], _TF.SourceY: sy[s], _TF.GroupX: gx[s, r],
-                    _TF.GroupY: gy[s, r], _TF.SourceGroupScalar: xy_scalar,
-                    _TF.SourceDepth: sz[s], _TF.ReceiverGroupElevation: -gz[s, r],
-                    _TF.ElevationScalar: COORDINATE_SCALAR, _TF.offset: offset[s, r],
-                    _TF.CoordinateUnits: 1, _TF.DelayRecordingTime: delay,
-                    _TF.ScalarTraceHeader: delay_scalar,
-                    _TF.TRACE_SAMPLE_INTERVAL: dt_us, _TF.TRACE_SAMPLE_COUNT: nt,
-                }
-                f.trace[i] = traces[s, r]
-                i += 1
+                      * np.linalg.norm(rec_xy - src_xy[:, None, :], axis=-1))
+    g.offset = np.clip(offset.astype(np.int64), -_INT32, _INT32)
+    return g
 
 
 def read_shots(path, wavelet=None, f0=None, ndim=2, endian=None, elevation="elevation",
