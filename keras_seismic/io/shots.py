@@ -362,14 +362,8 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
         rec = _given(path, "receivers", receivers, (nshots, nrec, ndim))
     geometry.warn_misplaced(path, src, rec, mask, elevation, grid)
 
-    if wavelet is not None:
-        wavelet = np.asarray(wavelet, dtype=np.float32)
-        if wavelet.ndim == 0 or wavelet.shape[-1] != nt:
-            raise checks.ArgumentError("wavelet", f"{path}: the wavelet has shape "
-                                       f"{wavelet.shape} but the file has nt={nt} samples a "
-                                       f"trace; its last axis must have {nt} samples")
-    else:
-        wavelet = _ricker_after(path, f0, dt, nt, t0)
+    wavelet = _ricker_after(path, f0, dt, nt, t0) if wavelet is None else \
+        _given_wavelet(path, wavelet, nt)
     try:
         survey = Survey(sources=src, receivers=rec, dt=dt, nt=nt, wavelet=wavelet, t0=t0,
                         receiver_mask=mask, coordinates=coordinates)
@@ -471,6 +465,19 @@ def _given(path, name, value, shape):
     if array.shape != shape:
         raise fault(f"got shape {array.shape}")
     return array
+
+
+def _given_wavelet(path, wavelet, nt):
+    """The ``wavelet`` argument as float32 ``(..., nt)`` for a file of ``nt`` samples."""
+    try:
+        wavelet = checks.finite_array(wavelet, "wavelet")
+    except (TypeError, ValueError) as err:
+        raise checks.ArgumentError("wavelet", f"{path}: {err}") from None
+    if wavelet.ndim == 0 or wavelet.shape[-1] != nt:
+        raise checks.ArgumentError("wavelet", f"{path}: the wavelet has shape "
+                                   f"{wavelet.shape} but the file has nt={nt} samples a "
+                                   f"trace; its last axis must have {nt} samples")
+    return wavelet
 
 
 def _ricker_after(path, f0, dt, nt, t0):
