@@ -53,15 +53,18 @@ def choice(value, name, options):
     return value
 
 
-def finite_array(value, name, dtype=np.float32):
-    """``value`` as an array of ``dtype`` with no NaN or infinite values."""
+def finite_array(value, name, dtype=np.float32, argument=None):
+    """``value`` as an array of ``dtype`` with no NaN or infinite values. Given
+    ``argument``, every failure is an :class:`ArgumentError` naming it."""
     try:
         array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}") \
+        message = f"{name} must be a numeric array; got {type(value).__name__}"
+        raise (ArgumentError(argument, message) if argument else TypeError(message)) \
             from None
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+        message = f"{name} contains NaN or infinite values"
+        raise ArgumentError(argument, message) if argument else ValueError(message)
     return array
 
 

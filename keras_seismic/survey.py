@@ -10,10 +10,7 @@ __all__ = ["Survey"]
 def _positions(name, value, nshots=None):
     """Positions as float64 (nshots, npoints, ndim); a 2-D input is one point a shot
     (sources) or shared by all shots (receivers, ``nshots`` given)."""
-    try:
-        value = checks.finite_array(value, f"Survey: {name} (metres)", np.float64)
-    except (TypeError, ValueError) as err:
-        raise checks.ArgumentError(name, str(err)) from None
+    value = checks.finite_array(value, f"Survey: {name} (metres)", np.float64, argument=name)
     if value.ndim == 2 and nshots is None:
         value = value[:, None, :]
     elif value.ndim == 2:
@@ -114,10 +111,7 @@ class Survey:
         if self.receivers.shape[-1] != self.ndim:
             raise checks.ArgumentError("receivers", f"Survey: sources are {self.ndim}-D but "
                                        f"receivers are {self.receivers.shape[-1]}-D")
-        try:
-            wavelet = checks.finite_array(wavelet, "Survey: the wavelet")
-        except (TypeError, ValueError) as err:
-            raise checks.ArgumentError("wavelet", str(err)) from None
+        wavelet = checks.finite_array(wavelet, "Survey: the wavelet", argument="wavelet")
         if wavelet.shape[-1:] != (self.nt,):
             raise checks.ArgumentError("wavelet", f"Survey: the wavelet must have "
                                        f"nt={self.nt} samples on its last axis; got shape "

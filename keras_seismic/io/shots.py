@@ -469,10 +469,7 @@ def _given(path, name, value, shape):
 
 def _given_wavelet(path, wavelet, nt):
     """The ``wavelet`` argument as float32 ``(..., nt)`` for a file of ``nt`` samples."""
-    try:
-        wavelet = checks.finite_array(wavelet, "wavelet")
-    except (TypeError, ValueError) as err:
-        raise checks.ArgumentError("wavelet", f"{path}: {err}") from None
+    wavelet = checks.finite_array(wavelet, f"{path}: wavelet", argument="wavelet")
     if wavelet.ndim == 0 or wavelet.shape[-1] != nt:
         raise checks.ArgumentError("wavelet", f"{path}: the wavelet has shape "
                                    f"{wavelet.shape} but the file has nt={nt} samples a "
