@@ -83,7 +83,8 @@ class _Inversion(keras.Model):
         Arrays are fed as batches of a ``tf.data.Dataset`` without tf.data's autotuning
         (see :func:`_batches`), shuffled every epoch unless ``shuffle=False``, as Keras
         feeds arrays; with ``validation_split``, ``sample_weight``, ``class_weight``,
-        ``steps_per_epoch`` or ``shuffle="batch"``, Keras feeds them itself.
+        ``steps_per_epoch`` or ``shuffle="batch"``, Keras feeds them itself. A
+        ``tf.data.Dataset`` is fed as it is: shuffle it yourself.
 
         Raises:
             ValueError: shots that are not whole numbers or out of range, or observed data
@@ -106,6 +107,9 @@ class _Inversion(keras.Model):
                 observed = first[1].numpy()
                 if shots.size and observed.shape[1:] == self.prop.data_shape:
                     self._check_scale(int(self.prop.check_shots(shots)[0]), observed[0])
+            # Keras feeds a Dataset as it is, and warns on every fit that its default
+            # shuffle=True is ignored.
+            shuffle = False
         return super().fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
                            validation_data, shuffle, **kwargs)
 

@@ -130,7 +130,7 @@ def test_every_storage_mode_gives_the_gradients():
 
 
 @pytest.mark.parametrize("change,match", [
-    (lambda m: {"vp": m["vp"]}, "missing .*'rho'"),
+    (lambda m: {"vp": m["vp"]}, "missing 'rho': density in kg/m\\^3, typically 1000"),
     (lambda m: dict(m, eta=m["vp"]), "unknown .*'eta'"),
     (lambda m: m["vp"], "give the model as a dict"),
     (lambda m: dict(m, rho=-m["rho"]), "'rho'.*must be positive"),

@@ -342,6 +342,20 @@ def test_bad_configuration():
         ks.AcousticPropagator(grid, good, executor="dask")
 
 
+@pytest.mark.parametrize("physics,fields", [
+    ("acoustic", "vp (m/s)"),
+    ("acoustic-density", "vp (m/s), rho (kg/m^3)"),
+    ("visco-acoustic", "vp (m/s), qp (dimensionless)"),
+])
+def test_repr_says_what_the_propagator_models(physics, fields):
+    grid = ks.Grid((30, 20), (10.0, 10.0))
+    survey = ks.Survey([[100.0, 20.0]], [[50.0, 10.0]], 0.002, 100, ks.ricker(10.0, 0.002, 100))
+    text = repr(ks.Propagator(grid, survey, physics=physics, free_surface=True))
+    assert text.startswith(f"Propagator(physics={physics!r}: {fields}; receivers record "
+                           f"pressure; {grid!r}; {survey!r}; space_order=8"), text
+    assert "free_surface=True, storage='subsampled')" in text
+
+
 def test_too_few_points_per_wavelength_warns():
     grid = ks.Grid((30, 20), (50.0, 50.0))
     # About 1.2 points a wavelength: enough to run, too few to be accurate.

@@ -39,7 +39,8 @@ class Propagator:
 
     A model is a dict of named float32 fields, one per name of :attr:`parameters`, each
     ``grid.shape`` (or one a shot, ``(n, *grid.shape)``), in SI units; a one-parameter
-    physics also takes the bare array. Receivers record the pressure. A damping layer of
+    physics also takes the bare array. Receivers record what the physics says (its
+    ``records``: the pressure, for every physics so far). A damping layer of
     ``absorbing_width`` cells surrounds the grid (not its top when ``free_surface``). The
     internal time step is set from the stability limit of the model of each call, so a
     faster model never makes a run unstable.
@@ -186,6 +187,13 @@ class Propagator:
         other = type(self).from_config(state["config"])
         self.__dict__.update(other.__dict__)
 
+    def __repr__(self):
+        fields = ", ".join(f"{p.name} ({p.unit})" for p in self.physics.parameters)
+        return (f"Propagator(physics={self.physics.name!r}: {fields}; receivers record "
+                f"{self.physics.records}; {self.grid!r}; {self.survey!r}; "
+                f"space_order={self.space_order}, absorbing_width={self.absorbing_width}, "
+                f"free_surface={self.free_surface}, storage={self.storage!r})")
+
     @property
     def nshots(self):
         return self.survey.nshots
@@ -244,9 +252,11 @@ class Propagator:
         missing = [p for p in self.parameters if p not in model]
         unknown = [k for k in model if k not in self.parameters]
         if missing or unknown:
+            hints = [f"{p.name!r}: {p.description} in {p.unit}, typically {p.default:g}"
+                     for p in self.physics.parameters if p.name in missing]
             raise ValueError(f"{name} has the fields {tuple(model)}; physics "
                              f"{self.physics.name!r} needs exactly {self.parameters}"
-                             + (f" (missing {tuple(missing)})" if missing else "")
+                             + (f" (missing {'; '.join(hints)})" if missing else "")
                              + (f" (unknown {tuple(unknown)})" if unknown else ""))
         return model
 
