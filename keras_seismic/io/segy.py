@@ -32,6 +32,8 @@ _UNDECODED = {4: "fixed point with gain", 7: "3-byte signed integers",
               15: "3-byte unsigned integers"}
 _BYTE_ORDER_CONSTANT = 16909060          # SEG-Y rev 2, bytes 3297-3300: 0x01020304
 _LARGEST_COUNT = 65535                   # samples a trace in a SEG-Y rev 1 header
+# Offset in a trace header of its sample count's 2 bytes, then the interval's 2.
+_COUNT_AT = int(_TF.TRACE_SAMPLE_COUNT) - 1
 # Trace-header field sizes in bytes, from segyio's positions: the fields tile the header.
 _POSITIONS = sorted({int(f) for f in _TF.enums()})
 _FIELD_BYTES = dict(zip(_POSITIONS, np.diff(_POSITIONS + [_TRACE_HEADER + 1])))
@@ -240,14 +242,29 @@ def _layout(path, head, size, endian):
     extended = max(_binary(head, _BF.ExtendedHeaders, endian), 0)
     trace0 = _TEXT + _BINARY + _TEXT * extended
     bps, body = SAMPLE_BYTES[fmt], size - trace0
-    count_at = int(_TF.TRACE_SAMPLE_COUNT) - 1        # its 2 bytes, then the interval's
     with open(path, "rb") as f:
         f.seek(trace0)
-        signature = f.read(_TRACE_HEADER)[count_at:count_at + 4]
+        signature = f.read(_TRACE_HEADER)[_COUNT_AT:_COUNT_AT + 4]
     stated = {"the binary header's Samples": _binary(head, _BF.Samples, endian),
               "the first trace header's TRACE_SAMPLE_COUNT":
                   int.from_bytes(signature[:2], endian, signed=True)}
+    nsamples = _sample_count(path, trace0, body, bps, stated, signature)
+    wrong = {k: v for k, v in stated.items() if v != nsamples and v != 0}
+    if wrong:
+        warnings.warn(f"{path}: {' and '.join(f'{k} = {v}' for k, v in wrong.items())}, but "
+                      f"the traces hold {nsamples} samples (from the file size and the "
+                      f"positions of the trace headers); reading {nsamples} samples a trace",
+                      stacklevel=4)
+    ntraces = body // (_TRACE_HEADER + nsamples * bps)
+    layout = (fmt, nsamples, ntraces, _binary(head, _BF.Interval, endian),
+              _binary(head, _BF.MeasurementSystem, endian))
+    return layout, trace0
 
+
+def _sample_count(path, trace0, body, bps, stated, signature):
+    """The samples a trace holds: the first count ``stated`` by the headers that tiles the
+    ``body`` bytes of traces and whose trace headers repeat the first one's ``signature``
+    (sample count and interval), else the smallest count that does."""
     def fits(n):
         return n > 0 and body >= _TRACE_HEADER + n * bps and \
             body % (_TRACE_HEADER + n * bps) == 0
@@ -260,33 +277,22 @@ def _layout(path, head, size, endian):
             for k in sorted({1, 2, 3, count // 2, count - 1} - {0}):
                 if k >= count:
                     continue
-                f.seek(trace0 + k * (_TRACE_HEADER + n * bps) + count_at)
+                f.seek(trace0 + k * (_TRACE_HEADER + n * bps) + _COUNT_AT)
                 if f.read(4) != signature:
                     return False
             return True
 
         declared = [n for n in dict.fromkeys(stated.values()) if fits(n) and repeats(n)]
         if declared:
-            nsamples = declared[0]
-        else:
-            found = [n for n in range(1, min(_LARGEST_COUNT, body // bps) + 1)
-                     if fits(n) and body // (_TRACE_HEADER + n * bps) >= 2 and repeats(n)]
-            if not found:
-                raise ValueError(f"{path}: not a readable SEG-Y file; it may be truncated "
-                                 f"or corrupt: its {body} bytes of traces fit no sample "
-                                 f"count ({', '.join(f'{k} = {v}' for k, v in stated.items())}"
-                                 f", {bps} bytes a sample)")
-            nsamples = found[0]
-    wrong = {k: v for k, v in stated.items() if v != nsamples and v != 0}
-    if wrong:
-        warnings.warn(f"{path}: {' and '.join(f'{k} = {v}' for k, v in wrong.items())}, but "
-                      f"the traces hold {nsamples} samples (from the file size and the "
-                      f"positions of the trace headers); reading {nsamples} samples a trace",
-                      stacklevel=4)
-    ntraces = body // (_TRACE_HEADER + nsamples * bps)
-    layout = (fmt, nsamples, ntraces, _binary(head, _BF.Interval, endian),
-              _binary(head, _BF.MeasurementSystem, endian))
-    return layout, trace0
+            return declared[0]
+        found = [n for n in range(1, min(_LARGEST_COUNT, body // bps) + 1)
+                 if fits(n) and body // (_TRACE_HEADER + n * bps) >= 2 and repeats(n)]
+    if not found:
+        raise ValueError(f"{path}: not a readable SEG-Y file; it may be truncated or "
+                         f"corrupt: its {body} bytes of traces fit no sample count "
+                         f"({', '.join(f'{k} = {v}' for k, v in stated.items())}, {bps} "
+                         f"bytes a sample)")
+    return found[0]
 
 
 def _segyio_open(path, endian):

@@ -315,18 +315,45 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
     h = {k: v[keep] for k, v in h.items()}
     dt = _dt(path, h[_TF.TRACE_SAMPLE_INTERVAL], f.interval)
     t0 = _first_time(path, h)
-    shot, slot, nshots, nrec = _shot_layout(path, h[_TF.FieldRecord], h[_TF.TraceNumber])
-    mask = np.zeros((nshots, nrec), dtype=bool)
-    mask[shot, slot] = True
-    first = np.unique(shot, return_index=True)[1]               # a trace of each shot
+    layout = _Layout(*_shot_layout(path, h[_TF.FieldRecord], h[_TF.TraceNumber]))
+    src, rec, coordinates = _positions(f, h, layout, ndim, elevation, sources, receivers)
+    geometry.warn_misplaced(path, src, rec, layout.mask, elevation, grid)
 
-    def gather(values):
-        """Per-trace values -> (nshots, nrec, ...), padding = the shot's first trace."""
-        out = np.empty((nshots, nrec) + values.shape[1:], dtype=np.float64)
-        out[...] = values[first][:, None]
-        out[shot, slot] = values
+    wavelet = _ricker_after(path, f0, dt, nt, t0) if wavelet is None else \
+        _given_wavelet(path, wavelet, nt)
+    try:
+        survey = Survey(sources=src, receivers=rec, dt=dt, nt=nt, wavelet=wavelet, t0=t0,
+                        receiver_mask=layout.mask, coordinates=coordinates)
+    except ValueError as err:
+        raise checks.ArgumentError(getattr(err, "argument", None), f"{path}: {err}") from None
+    return survey, np.nonzero(keep)[0], layout.shot, layout.slot
+
+
+class _Layout:
+    """Where a file's traces go: the shot and receiver slot of each, the ``mask`` of the
+    slots that hold a trace, and the first trace of each shot (whose values fill a shot's
+    padding slots)."""
+
+    def __init__(self, shot, slot, nshots, nrec):
+        self.shot, self.slot, self.shape = shot, slot, (nshots, nrec)
+        self.first = np.unique(shot, return_index=True)[1]
+        self.mask = np.zeros(self.shape, dtype=bool)
+        self.mask[shot, slot] = True
+
+    def gather(self, values):
+        """Per-trace values -> ``(nshots, nrec, ...)``."""
+        out = np.empty(self.shape + values.shape[1:], dtype=np.float64)
+        out[...] = values[self.first][:, None]
+        out[self.shot, self.slot] = values
         return out
 
+
+def _positions(f, h, layout, ndim, elevation, sources, receivers):
+    """``(sources (nshots, ndim), receivers (nshots, nrec, ndim), coordinates)`` in metres,
+    from the headers ``h`` unless given; a crooked 2-D line is projected onto its best
+    straight line, and ``coordinates`` then keeps the original (x, y) (else None)."""
+    path, shot, first = f.path, layout.shot, layout.first
+    nshots, nrec = layout.shape
     factor = geometry.unit_factor(path, f.measurement)
     sx, sy, gx, gy = geometry.horizontal(path, h, factor)
     sz, gz = geometry.depths(path, h, factor, elevation)
@@ -343,7 +370,7 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
                          f"headers; give both sources= and receivers=, or neither")
     if crooked:
         coordinates = {"sources": np.stack([sx, sy], -1)[first],
-                       "receivers": gather(np.stack([gx, gy], -1))}
+                       "receivers": layout.gather(np.stack([gx, gy], -1))}
         sx, gx = geometry.project_line(path, coordinates["sources"],
                                        np.stack([gx, gy], -1))
         sx = sx[shot]
@@ -357,19 +384,10 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
                                        f"{receivers!r} with ndim={ndim}")
         gx = src[shot, 0] + factor * h[_TF.offset]
         receivers = None
-    rec = gather(np.stack([gx, gy, gz] if ndim == 3 else [gx, gz], -1))
+    rec = layout.gather(np.stack([gx, gy, gz] if ndim == 3 else [gx, gz], -1))
     if receivers is not None:
         rec = _given(path, "receivers", receivers, (nshots, nrec, ndim))
-    geometry.warn_misplaced(path, src, rec, mask, elevation, grid)
-
-    wavelet = _ricker_after(path, f0, dt, nt, t0) if wavelet is None else \
-        _given_wavelet(path, wavelet, nt)
-    try:
-        survey = Survey(sources=src, receivers=rec, dt=dt, nt=nt, wavelet=wavelet, t0=t0,
-                        receiver_mask=mask, coordinates=coordinates)
-    except ValueError as err:
-        raise checks.ArgumentError(getattr(err, "argument", None), f"{path}: {err}") from None
-    return survey, np.nonzero(keep)[0], shot, slot
+    return src, rec, coordinates
 
 
 def _seismic_traces(path, codes):
