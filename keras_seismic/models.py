@@ -42,13 +42,15 @@ class _Inversion(keras.Model):
     def from_config(cls, config):
         return cls(**{cls._START: _FROM_WEIGHTS, **config})
 
-    def _default_learning_rate(self):
+    def default_learning_rate(self):
+        """The learning rate of the Adam that ``compile()`` makes when given no optimizer,
+        in m/s (Adam's steps are about the learning rate in size)."""
         raise NotImplementedError
 
     def compile(self, optimizer=None, loss=None, **kwargs):
         # Misfit gradients scale with the data's amplitude (tiny for point sources in 3-D):
         # a negligible epsilon keeps Adam's steps about the learning rate in size anyway.
-        optimizer = optimizer or keras.optimizers.Adam(self._default_learning_rate(),
+        optimizer = optimizer or keras.optimizers.Adam(self.default_learning_rate(),
                                                        epsilon=1e-20)
         super().compile(optimizer=optimizer, loss=loss or L2Misfit(), **kwargs)
 
@@ -247,7 +249,7 @@ class FWI(_Inversion):
         self.built = True  # every weight exists: .velocity and BackupAndRestore work at once
         self._mean_vp = float(np.mean(initial["vp"])) if initial is not None else 2000.0
 
-    def _default_learning_rate(self):
+    def default_learning_rate(self):
         # Adam's steps are about the learning rate in size: 0.2% of the mean velocity a
         # step (about 4 m/s at 2000 m/s); larger steps oscillate on small problems.
         return 0.002 * self._mean_vp
@@ -356,6 +358,8 @@ class LSRTM(_Inversion):
         vp0: the background model: velocity in m/s ``grid.shape`` for acoustics, or a
             dict of fields keyed by ``prop.parameters``; the image perturbs the velocity.
         mask: optional ``grid.shape``: the image stays 0 where 0.
+        learning_rate: Adam's learning rate when ``compile()`` is given no optimizer, in
+            m/s of the image a step (None: 1 m/s).
 
     Returns:
         predicted linearised data ``(batch, nt, nrec)``; ``.image`` the current image.
@@ -374,11 +378,11 @@ class LSRTM(_Inversion):
                                name="born")
         self.born_layer.build()
         self.built = True
-        self.learning_rate = learning_rate
+        self.learning_rate = None if learning_rate is None else checks.number(
+            learning_rate, "LSRTM learning_rate", 0, unit="m/s")
 
-    def _default_learning_rate(self):
-        # Adam's steps are about the learning rate in size, here 1 m/s of the image a step.
-        return self.learning_rate or 1.0
+    def default_learning_rate(self):
+        return 1.0 if self.learning_rate is None else self.learning_rate
 
     def call(self, shots, training=None):
         return self.born_layer([self.reflectivity(shots), shots])

@@ -124,6 +124,20 @@ def test_an_inversion_needs_its_starting_model_except_when_loaded(tmp_path):
     np.testing.assert_array_equal(loaded.velocity, fwi.velocity)
 
 
+def test_compile_without_an_optimizer_uses_the_default_learning_rate():
+    prop, vp = small_problem()
+    fwi = models.FWI(prop, vp, 1500.0, 3500.0)
+    assert fwi.default_learning_rate() == pytest.approx(0.002 * float(np.mean(vp)))
+    fwi.compile()
+    assert float(fwi.optimizer.learning_rate) == pytest.approx(fwi.default_learning_rate())
+    lsrtm = models.LSRTM(prop, vp, learning_rate=3.0)
+    assert lsrtm.default_learning_rate() == 3.0 and models.LSRTM(
+        prop, vp).default_learning_rate() == 1.0
+    for bad in (0.0, -1.0, "fast"):
+        with pytest.raises(ValueError, match="LSRTM learning_rate must be a"):
+            models.LSRTM(prop, vp, learning_rate=bad)
+
+
 @pytest.mark.parametrize("mask, match", [
     (np.full((8, 6), np.nan), "mask contains NaN"),
     (np.full((8, 6), 5.0), r"from 0 \(fixed\) to 1"),

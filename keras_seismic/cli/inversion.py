@@ -73,7 +73,7 @@ def _invert(prop, observed, start, *, vmin, vmax, mask, out, epochs, batch_size,
     loss = losses.FilteredMisfit(_make_misfit(misfit), dt=prop.survey.dt,
                                  cutoff=cutoffs[0] if cutoffs else None, order=filter_order)
     if learning_rate is None:
-        learning_rate = model._default_learning_rate()
+        learning_rate = model.default_learning_rate()
     learning_rate = float(learning_rate)
     steps = epochs * math.ceil(prop.survey.nshots / batch_size)
     model.compile(optimizer=_adam(learning_rate, learning_rate_decay, steps, adam_epsilon),
