@@ -97,7 +97,8 @@ def test_every_storage_mode_gives_the_gradient():
 @pytest.mark.parametrize("change,match", [
     (lambda m: dict(m, delta=m["epsilon"] + 0.05), "epsilon < delta .* unstable"),
     (lambda m: dict(m, epsilon=m["epsilon"] + 2.0), r"'epsilon'.*must be in \(-0.5, 1\]"),
-    (lambda m: {k: v for k, v in m.items() if k != "theta"}, "missing .*'theta'"),
+    (lambda m: {k: v for k, v in m.items() if k != "theta"},
+     r"missing 'theta': tilt of the symmetry axis from the vertical in rad, typically 0\)"),
 ])
 def test_bad_models_are_refused(change, match):
     prop, model = tti_problem()

@@ -252,7 +252,9 @@ class Propagator:
         missing = [p for p in self.parameters if p not in model]
         unknown = [k for k in model if k not in self.parameters]
         if missing or unknown:
-            hints = [f"{p.name!r}: {p.description} in {p.unit}, typically {p.default:g}"
+            hints = [f"{p.name!r}: {p.description}"
+                     + ("" if p.unit == "dimensionless" else f" in {p.unit}")
+                     + f", typically {p.default:g}"
                      for p in self.physics.parameters if p.name in missing]
             raise ValueError(f"{name} has the fields {tuple(model)}; physics "
                              f"{self.physics.name!r} needs exactly {self.parameters}"
