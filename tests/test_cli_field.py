@@ -4,6 +4,7 @@ import json
 import warnings
 
 import numpy as np
+import pytest
 import yaml
 
 import keras_seismic as ks
@@ -57,6 +58,8 @@ def test_fwi_on_a_field_like_file_warns_of_the_scale_then_estimates_the_wavelet(
     assert metrics["misfit"]["final"] < metrics["misfit"]["initial"]
 
 
+# The uneven shots are padded with a warning at every read (checked in the test above).
+@pytest.mark.filterwarnings("ignore:.*the shots have different numbers of receivers")
 def test_positions_given_in_the_config(tmp_path, capsys):
     """data.sources and data.receivers replace the headers' positions; bad ones name
     their field."""
