@@ -49,7 +49,7 @@ def unit_factor(path, measurement):
     feet; else 1."""
     if measurement == 2:
         warnings.warn(f"{path}: the binary header's MeasurementSystem is 2 (feet): "
-                      f"positions converted to metres", stacklevel=4)
+                      f"positions converted to metres", stacklevel=5)
         return _FEET
     return 1.0
 
@@ -128,7 +128,7 @@ def project_line(path, sources_xy, receivers_xy):
                   f"{first[1]:.1f}) at azimuth {azimuth:.1f} degrees; x is the distance "
                   f"along it. The largest distance off the line is {off.max():.2f} m. The "
                   f"map coordinates stay in survey.coordinates (write_shots writes them)",
-                  stacklevel=4)
+                  stacklevel=5)
     x = along - start
     return x[:len(sources_xy)], x[len(sources_xy):]
 

@@ -7,9 +7,9 @@ keras_seismic that imports devito.
 import os
 
 # Devito reads these when it is imported; one solve uses every core (see solver.CORES).
-# Only unset ones are set (docs/concepts.md lists them), so a user's choice stands.
 # On one thread the kernels are plain C: OpenMP would only add the scheduling of every
 # loop and atomic updates where sparse points inject (some 10% of an adjoint solve).
+# Only unset ones are set (docs/concepts.md lists them), so a user's choice stands.
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 os.environ.setdefault("DEVITO_LANGUAGE",
                       "C" if os.environ["OMP_NUM_THREADS"].strip() == "1" else "openmp")
