@@ -32,6 +32,9 @@ The experiment (:func:`main`), scaled from a 15 km x 4.5 km marine section to a 
   ``K - 1`` Born modellings; the baselines get ``K`` and ``K``): RTM best scaled to the
   true image, LS-RTM by preconditioned steepest descent with exact line search, and
   preconditioned CGLS.
+- **Training** (:func:`main`): each iteration's CNN in turn on inputs cached by the
+  propagator (:func:`pretrain_iterations`), then the whole network through the PDE
+  layers with ``model.fit``.
 - **Held-out images** come from seeds the network never saw.
 
 Run: ``python examples/loop_unrolled_lsrtm.py [--figure out/lsrtm.png] [--save net.keras]``
@@ -40,6 +43,7 @@ import argparse
 import os
 import tempfile
 import time
+import types
 
 import keras
 import numpy as np
@@ -327,25 +331,72 @@ def unrolled_network(prop, background, preconditioner, iterations=4, filters=16,
     return keras.Model([record, shot, wavelets], image, name="loop_unrolled_lsrtm")
 
 
-def pretrain_first_iteration(network, gradients, images, image_scale, epochs, batch_size,
-                             learning_rate, verbose):
-    """Fits the first iteration's CNN alone, as learned post-processing of the
-    preconditioned RTM images ``gradients`` (``(n, *grid, 1)``, as the network scales
-    them) to ``images``: no PDE solve, so it can see every image many times before the
-    whole network is trained. Each epoch sees every image and its mirror image in x: the
-    survey is symmetric about the section's centre, so a mirrored pair is another example
-    of the same physics. Returns the loss of each epoch."""
-    block = network.get_layer("iteration0")
-    first = keras.Model(block.inputs, block.outputs[0] if len(block.outputs) > 1
-                        else block.outputs)
-    gradients = np.concatenate([gradients, gradients[:, ::-1]])
-    # The network's first image is -image_scale * update.
-    targets = -np.concatenate([images, images[:, ::-1]])[..., None] / image_scale
+def fit_update(block, features, targets, epochs, batch_size, learning_rate, verbose):
+    """Fits one iteration's CNN alone to the updates ``targets`` (``(n, *grid, 1)``) of
+    its ``features`` (``(n, *grid, channels)``), as the network scales both. Each epoch
+    sees every example and its mirror image in x: the survey is symmetric about the
+    section's centre, so a mirrored pair is another example of the same physics. Returns
+    the loss of each epoch."""
+    update = keras.Model(block.inputs, block.outputs[0] if len(block.outputs) > 1
+                         else block.outputs)
+    features = np.concatenate([features, features[:, ::-1]])
+    targets = np.concatenate([targets, targets[:, ::-1]])
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, epochs * -(-len(targets) // batch_size))
-    first.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
-    return first.fit(gradients, targets, batch_size=batch_size, epochs=epochs,
-                     verbose=verbose).history["loss"]
+    update.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+    return update.fit(features, targets, batch_size=batch_size, epochs=epochs,
+                      verbose=verbose).history["loss"]
+
+
+def pretrain_iterations(network, prop, background, preconditioner, records, wavelets,
+                        migrated, images, scales, epochs, batch_size, learning_rate,
+                        verbose, encodings=1):
+    """The first stage of training: each iteration's CNN in turn, greedily, on cached
+    inputs, so that every CNN sees every image many times before the whole network is
+    trained through the physics.
+
+    Iteration ``k``'s CNN is fitted (:func:`fit_update`) to the update that takes its
+    image ``x_k`` to the true one, from its features ``[x_k, P J^T (J x_k - d), memory]``
+    as the network computes them. The first iteration learns from all the ``encodings``
+    records of each training model (``(n * encodings, nt, nrec)``, with their
+    ``wavelets``), as learned post-processing of RTM: no PDE solve beyond the first
+    migrations. Each later one learns from one record of each model, since its inputs
+    cost a Born modelling and a migration each.
+
+    Args:
+        migrated: the first iteration's preconditioned gradients ``P J^T (-d)`` of the
+            records, ``(n * encodings, *grid)``.
+        images: the true images ``(n, *grid)``, m/s.
+        scales: ``(image_scale, gradient_scale)`` of :func:`unrolled_network`.
+
+    Returns:
+        ``(losses, images)``: the last epoch's loss of each iteration's CNN, and the
+        network's images ``(n, *grid)`` of the first record of each model, m/s.
+    """
+    image_scale, gradient_scale = scales
+    iterations = sum(layer.name.startswith("iteration") for layer in network.layers)
+    shots, water = np.zeros(len(records), int), (preconditioner > 0).astype(np.float32)
+    true, gradient = np.repeat(images, encodings, axis=0), gradient_scale * migrated
+    x, state, losses = np.zeros_like(true), None, []
+    for k in range(iterations):
+        features = gradient[..., None] if k == 0 else np.concatenate(
+            [x[..., None] / image_scale, gradient[..., None], state], axis=-1)
+        block = network.get_layer(f"iteration{k}")
+        # The network's next image is x - image_scale * water * update.
+        losses.append(fit_update(block, features, (x - true)[..., None] / image_scale,
+                                 epochs, batch_size, learning_rate, verbose)[-1])
+        if k == 0:
+            keep = slice(None, None, encodings)
+            records, wavelets, shots, true, x, features = (
+                a[keep] for a in (records, wavelets, shots, true, x, features))
+        update = block.predict(features, verbose=0)
+        if k == iterations - 1:
+            return losses, x - image_scale * water * update[..., 0]
+        update, state = update
+        x = x - image_scale * water * update[..., 0]
+        residual = prop.born(background, x, shots, wavelet=wavelets) - records
+        gradient = gradient_scale * preconditioner * migrate(prop, background, residual,
+                                                             wavelets)
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -446,15 +497,44 @@ def figure(path, grid, true, panels, history):
 
 
 # ----------------------------------------------------------------------------- main
-def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epochs=5,
+def experiment(shape, spacing, ntrain, ntest, nsrc, f0, duration, noise, seed,
+               space_order=8, absorbing_width=30):
+    """The experiment's models and data: ``ntrain + ntest`` random sections (the
+    background from the first ``ntrain``), and each source's data in each.
+
+    Returns:
+        A namespace of ``prop`` (the simultaneous survey's propagator), ``background``
+        (m/s, ``grid.shape``), ``weighting`` (the preconditioner, ``grid.shape``),
+        ``images`` (the true images, ``(n, *grid.shape)``, m/s), ``per_source`` (each
+        source's data, ``(n, nsrc, nt, nrec)``) and ``encoder`` (an :class:`Encoder`).
+    """
+    grid = ks.Grid(shape, (spacing, spacing))
+    single, simultaneous = surveys(grid, nsrc, f0, duration)
+    options = dict(space_order=space_order, absorbing_width=absorbing_width)
+    modelling = ks.AcousticPropagator(grid, single, **options)
+    seeds = 1000 * seed + np.arange(ntrain + ntest)
+    sections = [thrust_section(grid, s) for s in seeds]
+    images = images_of(grid, sections)
+    background = area_background(grid, sections[:ntrain])
+    models = true_models(background, images, seeds + 100000, spacing=spacing)
+    return types.SimpleNamespace(
+        prop=ks.AcousticPropagator(grid, simultaneous, **options), background=background,
+        weighting=preconditioner(modelling, background), images=images,
+        per_source=source_data(modelling, models, background),
+        encoder=Encoder(simultaneous, noise, seed=seed))
+
+
+def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epochs=4,
          pretrain_epochs=8, encodings=4, filters=16, batch_size=2, learning_rate=2e-3,
-         nsrc=16, f0=7.0, duration=2.0, noise=0.5, seed=0, path=None, figure_path=None,
-         verbose=2):
+         tuning_rate=1e-3, nsrc=16, f0=7.0, duration=2.0, noise=0.5, seed=0, path=None,
+         figure_path=None, verbose=2):
     """Train the network on ``ntrain`` random models, evaluate it on ``ntest`` others.
 
-    Training has two stages: the first iteration's CNN alone on ``encodings`` cached
-    records of each training model (``pretrain_epochs``, no PDE solve), then the whole
-    network with ``model.fit`` (``epochs``, a new encoding and new noise for every image
+    Training has two stages. First each iteration's CNN in turn, greedily, on cached
+    inputs (:func:`pretrain_iterations`, ``pretrain_epochs`` each, Adam from
+    ``learning_rate``): the first on ``encodings`` records of each training model, the
+    later ones on one. Then the whole network, through the physics, with ``model.fit``
+    (``epochs``, Adam from ``tuning_rate``, a new encoding and new noise for every image
     in every epoch).
 
     Returns:
@@ -464,21 +544,11 @@ def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epo
         loss of each epoch of the whole network's training ((m/s)^2).
     """
     start = time.perf_counter()
-    grid = ks.Grid(shape, (spacing, spacing))
-    single, simultaneous = surveys(grid, nsrc, f0, duration)
-    options = dict(space_order=8, absorbing_width=30)
-    modelling = ks.AcousticPropagator(grid, single, **options)
-    prop = ks.AcousticPropagator(grid, simultaneous, **options)
-
-    seeds = 1000 * seed + np.arange(ntrain + ntest)
-    sections = [thrust_section(grid, s) for s in seeds]
-    images = images_of(grid, sections)
-    background = area_background(grid, sections[:ntrain])
-    models = true_models(background, images, seeds + 100000, spacing=spacing)
-    weighting = preconditioner(modelling, background)
-    per_source = source_data(modelling, models, background)
-    train, test = slice(0, ntrain), slice(ntrain, ntrain + ntest)
-    encoder = Encoder(simultaneous, noise, seed=seed)
+    data = experiment(shape, spacing, ntrain, ntest, nsrc, f0, duration, noise, seed)
+    prop, background, weighting, images, per_source, encoder = (
+        data.prop, data.background, data.weighting, data.images, data.per_source,
+        data.encoder)
+    grid, train, test = prop.grid, slice(0, ntrain), slice(ntrain, ntrain + ntest)
     print(f"data of {ntrain + ntest} models x {nsrc} sources: "
           f"{time.perf_counter() - start:.0f} s")
 
@@ -490,10 +560,10 @@ def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epo
                                image_scale=image_scale, gradient_scale=gradient_scale)
     clock = time.perf_counter()
     if pretrain_epochs:
-        pretrain_first_iteration(
-            network, gradient_scale * rtm_images[..., None],
-            np.repeat(images[train], encodings, axis=0), image_scale, pretrain_epochs,
-            2 * batch_size, learning_rate, verbose)
+        pretrain_iterations(network, prop, background, weighting, records, wavelets,
+                            rtm_images, images[train], (image_scale, gradient_scale),
+                            pretrain_epochs, 2 * batch_size, learning_rate, verbose,
+                            encodings)
     pretrained = time.perf_counter() - clock
     records, wavelets = encoded(per_source[test], encoder)
     inputs = [records[..., None], np.zeros(ntest, np.int64), wavelets]
@@ -501,7 +571,7 @@ def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epo
     clock, history = time.perf_counter(), []
     if epochs:
         schedule = keras.optimizers.schedules.CosineDecay(
-            learning_rate, epochs * -(-ntrain // batch_size))
+            tuning_rate, epochs * -(-ntrain // batch_size))
         network.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
         history = network.fit(training_pipeline(per_source[train], images[train], encoder,
                                                 batch_size, seed),
@@ -522,7 +592,7 @@ def main(shape=(200, 100), spacing=20.0, ntrain=192, ntest=16, iterations=4, epo
                             "cgls"),
         "loop_unrolled_first_stage": first_stage, "loop_unrolled": learned}
     errors = {name: relative_error(x, true) for name, x in estimates.items()}
-    print(f"held-out images: {ntest}; {iterations} iterations; first iteration "
+    print(f"held-out images: {ntest}; {iterations} iterations; first stage "
           f"{pretrained:.0f} s, whole network {trained:.0f} s; total "
           f"{time.perf_counter() - start:.0f} s")
     for name, x in estimates.items():
@@ -541,7 +611,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--figure", help="write the comparison figure to this PNG")
     parser.add_argument("--save", help="keep the trained network in this .keras file")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--ntrain", type=int, default=192)
     args = parser.parse_args()
     main(epochs=args.epochs, ntrain=args.ntrain, path=args.save, figure_path=args.figure)

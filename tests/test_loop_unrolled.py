@@ -34,3 +34,27 @@ def test_an_untrained_network_does_not():
                                                   "epochs": 0})
     assert history == []
     assert not beats_the_baselines(errors), errors
+
+
+def test_the_first_stage_trains_each_iteration_on_the_inputs_the_network_computes():
+    """pretrain_iterations builds each iteration's inputs outside the network, with the
+    propagator: the images it ends with must be the network's own."""
+    data = loop_unrolled_lsrtm.experiment((32, 16), 20.0, ntrain=3, ntest=0, nsrc=4,
+                                          f0=7.0, duration=0.6, noise=0.5, seed=0,
+                                          space_order=4, absorbing_width=10)
+    prop, background, weighting = data.prop, data.background, data.weighting
+    records, wavelets = loop_unrolled_lsrtm.encoded(data.per_source, data.encoder, 2)
+    migrated = weighting * loop_unrolled_lsrtm.migrate(prop, background, -records, wavelets)
+    scales = (float(data.images.std()), 1.0 / float(migrated.std()))
+    network = loop_unrolled_lsrtm.unrolled_network(prop, background, weighting, 3, 4,
+                                                   image_scale=scales[0],
+                                                   gradient_scale=scales[1])
+    losses, images = loop_unrolled_lsrtm.pretrain_iterations(
+        network, prop, background, weighting, records, wavelets, migrated, data.images,
+        scales, epochs=2, batch_size=2, learning_rate=1e-3, verbose=0, encodings=2)
+    assert len(losses) == 3 and np.all(np.isfinite(losses))
+    # The zero-initialised CNNs have been trained: the images are not all zero.
+    assert np.abs(images).max() > 1e-3 * np.abs(data.images).max()
+    predicted = network.predict([records[::2, ..., None], np.zeros(3, np.int64),
+                                 wavelets[::2]], verbose=0)[..., 0]
+    np.testing.assert_allclose(predicted, images, atol=1e-4 * np.abs(images).max())
