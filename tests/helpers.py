@@ -124,3 +124,10 @@ def assert_adjoint(x, modelled, adjoint, tol=1e-5):
     data = noisy(modelled)
     lhs, rhs = dot(modelled, data), dot(x, adjoint(data))
     assert relative_mismatch(lhs, rhs) < tol, (lhs, rhs)
+
+
+def assert_warned_at(caught, path):
+    """Every warning ``caught`` points at ``path``: the file that called the library, not
+    the library itself (a ``stacklevel`` one frame short names a line of the library)."""
+    assert all(w.filename == path for w in caught), [
+        f"{w.filename}:{w.lineno}: {w.message}" for w in caught]

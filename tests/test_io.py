@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import segyio
 
+from helpers import assert_warned_at
 from keras_seismic import datasets, io
 from keras_seismic.grid import Grid
 from keras_seismic.survey import Survey
@@ -164,8 +165,10 @@ def test_read_shots_truncated_between_traces_names_the_short_shot(shot_file, tmp
     trace_bytes = 240 + 50 * 4
     cut = tmp_path / "cut.sgy"
     cut.write_bytes(raw[:len(raw) - 2 * trace_bytes])         # shot 3 lost 2 receivers
-    with pytest.warns(UserWarning, match="cut.sgy.*FieldRecord 3: 5 of 7.*cut short"):
+    with pytest.warns(UserWarning, match="cut.sgy.*FieldRecord 3: 5 of 7.*cut short") \
+            as caught:
         data2, survey = io.read_shots(cut, f0=10.0)
+    assert_warned_at(caught, __file__)
     assert survey.receiver_mask[:2].all() and survey.receiver_mask[2].tolist() == \
         [True] * 5 + [False] * 2
     np.testing.assert_array_equal(data2[2, :, :5], data[2, :, :5])
@@ -247,8 +250,9 @@ def test_velocity_segy_without_spacing_in_headers(tmp_path):
     grid = Grid((6, 8), (10.0, 40.0))                   # 40 m does not fit the int16 field
     vp = np.full((6, 8), 2000.0, np.float32)
     path = tmp_path / "coarse.sgy"
-    with pytest.warns(UserWarning, match="spacing"):
+    with pytest.warns(UserWarning, match="spacing") as caught:
         io.write_velocity(path, vp, grid)
+    assert_warned_at(caught, __file__)
     with pytest.raises(ValueError, match="coarse.sgy.*spacing"):
         io.read_velocity(path)
     assert io.read_velocity(path, spacing=(10.0, 40.0))[0] == grid

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import segyio
 
+from helpers import assert_warned_at
 from keras_seismic import io
 from keras_seismic.grid import Grid
 from keras_seismic.survey import Survey
@@ -47,9 +48,12 @@ def traces_of(ntraces, ns, seed=0):
 
 
 def read_quietly(path, **kwargs):
+    """``(read_shots(path, f0=10, **kwargs), messages)``; every warning must point at
+    this file, the caller of read_shots, not at the library."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = io.read_shots(path, f0=10.0, **kwargs)
+    assert_warned_at(caught, __file__)
     return out, [str(w.message) for w in caught]
 
 
@@ -59,8 +63,9 @@ def test_trace_headers_disagreeing_with_the_data_warn_and_read_the_data(tmp_path
     traces = traces_of(8, 60)
     headers = [{**h, TF.TRACE_SAMPLE_COUNT: 150} for h in line_headers()]
     path = make_file(tmp_path / "marine.sgy", traces, headers, fmt=1)
-    with pytest.warns(UserWarning, match="TRACE_SAMPLE_COUNT = 150.*hold 60 samples"):
+    with pytest.warns(UserWarning, match="TRACE_SAMPLE_COUNT = 150.*hold 60 samples") as caught:
         data, survey = io.read_shots(path, f0=10.0)
+    assert_warned_at(caught, __file__)
     assert survey.nt == 60
     np.testing.assert_array_equal(data, traces.reshape(2, 4, 60).transpose(0, 2, 1))
 
@@ -78,8 +83,9 @@ def test_binary_and_trace_headers_both_wrong_are_read_from_the_file_size(tmp_pat
     with pytest.raises(RuntimeError):                     # as segyio sees it
         segyio.open(path, ignore_geometry=True)
     with pytest.warns(UserWarning, match="binary header's Samples = 150 and the first trace "
-                                         "header's TRACE_SAMPLE_COUNT = 150.*hold 60"):
+                                         "header's TRACE_SAMPLE_COUNT = 150.*hold 60") as caught:
         data, survey = io.read_shots(path, f0=10.0)
+    assert_warned_at(caught, __file__)
     assert survey.nt == 60
     np.testing.assert_array_equal(data, traces.reshape(2, 4, 60).transpose(0, 2, 1))
     np.testing.assert_allclose(survey.sources[:, 0], [[50.0, 5.0], [150.0, 5.0]])
@@ -230,8 +236,9 @@ def test_delay_recording_time_becomes_t0(tmp_path, delay, scalar, t0):
 def test_a_delay_after_the_ricker_onset_is_reported(tmp_path):
     headers = line_headers(extra={TF.DelayRecordingTime: 100})
     path = make_file(tmp_path / "late.sgy", traces_of(8, 50), headers, dt_us=2000)
-    with pytest.warns(UserWarning, match="starts t0 = 0.1 s after the shot"):
+    with pytest.warns(UserWarning, match="starts t0 = 0.1 s after the shot") as caught:
         io.read_shots(path, f0=15.0)
+    assert_warned_at(caught, __file__)
 
 
 def test_uneven_shots_are_padded_with_a_mask(tmp_path):
@@ -243,8 +250,9 @@ def test_uneven_shots_are_padded_with_a_mask(tmp_path):
          for r in (1, 3, 4)]
     traces = traces_of(10, 20)
     path = make_file(tmp_path / "uneven.sgy", traces, headers)
-    with pytest.warns(UserWarning, match="FieldRecord 2: 3, FieldRecord 3: 3 of 4"):
+    with pytest.warns(UserWarning, match="FieldRecord 2: 3, FieldRecord 3: 3 of 4") as caught:
         data, survey = io.read_shots(path, f0=10.0)
+    assert_warned_at(caught, __file__)
     assert survey.receiver_mask.tolist() == [[True] * 4, [True] * 3 + [False],
                                              [True, False, True, True]]
     np.testing.assert_array_equal(data[2, :, 3], traces[9])
@@ -269,8 +277,9 @@ def test_a_crooked_line_is_projected_and_its_map_coordinates_written_back(tmp_pa
     traces = traces_of(12, 20)
     path = make_file(tmp_path / "crooked.sgy", traces, headers)
     with pytest.warns(UserWarning,
-                      match=r"azimuth 60.0 degrees.*off the line is (2\.0\d|1\.99) m"):
+                      match=r"azimuth 60.0 degrees.*off the line is (2\.0\d|1\.99) m") as caught:
         data, survey = io.read_shots(path, f0=10.0)
+    assert_warned_at(caught, __file__)
     # distances along the line are kept (to the wiggle's projection)
     np.testing.assert_allclose(survey.receivers[0, :, 0] - survey.receivers[0, 0, 0], along,
                                atol=0.02)
@@ -284,8 +293,9 @@ def test_a_crooked_line_is_projected_and_its_map_coordinates_written_back(tmp_pa
         written = np.stack([f.attributes(TF.GroupX)[:], f.attributes(TF.GroupY)[:]], -1)
         assert set(f.attributes(TF.SourceGroupScalar)[:]) == {-100}   # UTM in centimetres
     np.testing.assert_allclose(written[6:] / 100.0, rec, atol=0.006)
-    with pytest.warns(UserWarning, match="projected"):
+    with pytest.warns(UserWarning, match="projected") as caught:
         data2, survey2 = io.read_shots(out, f0=10.0)
+    assert_warned_at(caught, __file__)
     np.testing.assert_array_equal(data2, data)
     np.testing.assert_allclose(survey2.receivers, survey.receivers, atol=2e-3)
 
@@ -315,8 +325,9 @@ def test_round_trip_keeps_data_geometry_t0_and_mask(tmp_path):
     io.write_shots(path, data, survey)
     with segyio.open(str(path), ignore_geometry=True) as f:
         assert f.tracecount == int(mask.sum())
-    with pytest.warns(UserWarning, match="different numbers of receivers"):
+    with pytest.warns(UserWarning, match="different numbers of receivers") as caught:
         data2, survey2 = io.read_shots(path, wavelet=survey.wavelet[0, 0])
+    assert_warned_at(caught, __file__)
     assert survey2.t0 == pytest.approx(-0.05)
     np.testing.assert_array_equal(survey2.receiver_mask, mask)
     live = mask[:, None, :].repeat(nt, axis=1)

@@ -152,7 +152,7 @@ def warn_misplaced(path, sources, receivers, mask, elevation, grid=None):
                 f"(z < 0, the highest at z = {p[:, -1].min():.2f} m); their depth is "
                 f"{rules[kind]} (ElevationScalar applied). If the file stores depths in the "
                 f"elevation fields with the other sign, read it with elevation={other!r}",
-                stacklevel=3)
+                stacklevel=4)
     if grid is None:
         return
     low = np.asarray(grid.origin, dtype=np.float64)
@@ -166,7 +166,7 @@ def warn_misplaced(path, sources, receivers, mask, elevation, grid=None):
                 f"(from {_point(low)} to {_point(high)} m), e.g. at {_point(bad)}; check "
                 f"the coordinates (SourceX/GroupX, and the depth {rules[kind]}), the "
                 f"elevation= option, or the grid's origin",
-                stacklevel=3)
+                stacklevel=4)
 
 
 def _point(p):

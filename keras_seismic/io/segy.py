@@ -254,7 +254,7 @@ def _layout(path, head, size, endian):
         warnings.warn(f"{path}: {' and '.join(f'{k} = {v}' for k, v in wrong.items())}, but "
                       f"the traces hold {nsamples} samples (from the file size and the "
                       f"positions of the trace headers); reading {nsamples} samples a trace",
-                      stacklevel=4)
+                      stacklevel=5)
     ntraces = body // (_TRACE_HEADER + nsamples * bps)
     layout = (fmt, nsamples, ntraces, _binary(head, _BF.Interval, endian),
               _binary(head, _BF.MeasurementSystem, endian))

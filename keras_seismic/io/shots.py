@@ -401,7 +401,7 @@ def _seismic_traces(path, codes):
         listed = ", ".join(f"{n} x {k} ({_TRACE_KINDS.get(int(k), 'auxiliary')})"
                            for k, n in zip(kinds, counts))
         warnings.warn(f"{path}: dropped {int((~keep).sum())} traces that are not seismic "
-                      f"data by their TraceIdentificationCode: {listed}", stacklevel=3)
+                      f"data by their TraceIdentificationCode: {listed}", stacklevel=4)
     return keep
 
 
@@ -452,7 +452,7 @@ def _shot_layout(path, records, numbers):
         warnings.warn(f"{path}: the shots have different numbers of receivers ({odd} of "
                       f"{nrec}); each is padded to {nrec}, and survey.receiver_mask is "
                       f"False for the padding (if the file was cut short, its last shot is "
-                      f"incomplete)", stacklevel=3)
+                      f"incomplete)", stacklevel=4)
     return shot, slot, nshots, nrec
 
 
@@ -506,5 +506,5 @@ def _ricker_after(path, f0, dt, nt, t0):
                           f"Ricker wavelet (peak at {1.5 / f0:g} s) starts before it; the "
                           f"modelled data miss that part of the source. Pass a wavelet= on "
                           f"the record's time axis (e.g. estimated from the data)",
-                          stacklevel=3)
+                          stacklevel=4)
     return wavelet
