@@ -4,9 +4,18 @@ argument, what was expected and what was given.
 
 Each check returns the value in the form the caller computes with, or raises.
 """
+import contextlib
+import os
+import sys
+import warnings
+
 import numpy as np
 
-__all__ = ["ArgumentError", "choice", "field", "finite_array", "number", "shots", "whole"]
+__all__ = ["ArgumentError", "choice", "field", "finite_array", "number", "shots", "warn",
+           "whole"]
+
+# Where a warning does not point: this package, and the context managers it opens files with.
+_INSIDE = (os.path.dirname(os.path.abspath(__file__)) + os.sep, contextlib.__file__)
 
 
 class ArgumentError(ValueError):
@@ -109,3 +118,13 @@ def _range(low, high, strict):
     if low is None:
         return f" <= {high:g}"
     return f" from {low:g} to {high:g}"
+
+
+def warn(message):
+    """A ``UserWarning`` about the user's input, reported at the user's line: the first
+    caller outside keras_seismic (and ``contextlib``). A fixed ``stacklevel`` would point
+    into the package as soon as the warning moved one call deeper."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INSIDE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)

@@ -3,7 +3,6 @@
 Both map shot indices to predicted data, so ``model.fit(shots, observed_data)`` inverts;
 both compile with sensible defaults (Adam, :class:`~keras_seismic.losses.L2Misfit`).
 """
-import warnings
 
 import keras
 import numpy as np
@@ -266,7 +265,7 @@ class FWI(_Inversion):
         message = scale_warning(*amplitude_ratio(
             self.prop, model if len(model) > 1 else model["vp"], shot, observed), shot)
         if message:
-            warnings.warn(f"FWI: {message}", stacklevel=3)
+            checks.warn(f"FWI: {message}")
 
     def call(self, shots, training=None):
         model = {name: layer(shots) for name, layer in self.field_models.items()}

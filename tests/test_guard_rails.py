@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import keras_seismic as ks
-from helpers import smooth_random
+from helpers import assert_warned_at, smooth_random
 
 
 def problem(source_depth, receiver_depth, free_surface=True):
@@ -24,6 +24,7 @@ def test_sources_and_receivers_on_a_free_surface_are_moved_one_cell_down_with_a_
     vp = np.full((40, 30), 2000.0, np.float32)
     with pytest.warns(UserWarning) as caught:
         prop = problem(0.0, 10.0)
+    assert_warned_at(caught, __file__)
     messages = [str(w.message) for w in caught]
     assert any("2 source positions lie on the free surface (z = 0 m)" in m and
                "fire nothing" in m and "z = 10 m" in m for m in messages)
@@ -54,8 +55,9 @@ def test_fwi_warns_before_training_when_the_scales_differ_by_orders_of_magnitude
     prop, vp, model = fwi()
     observed = 1.6e4 * prop.forward(vp * 1.02)
     with pytest.warns(UserWarning, match=r"FWI: the observed data are 1\.6\de\+04 times.*"
-                                         r"estimate_wavelet.*NormalizedMisfit"):
+                                         r"estimate_wavelet.*NormalizedMisfit") as caught:
         model.fit(np.arange(2), observed, epochs=1, batch_size=2, verbose=0)
+    assert_warned_at(caught, __file__)
     _, _, streamed = fwi()
     dataset = tf.data.Dataset.from_tensor_slices((np.arange(2), observed)).batch(2)
     with pytest.warns(UserWarning, match=r"FWI: the observed data are 1\.6\de\+04 times") \

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_seismic as ks
-from helpers import smooth_random
+from helpers import assert_warned_at, smooth_random
 
 
 def small_line(nshots=4, nrec=12, nt=151, dt=0.002, mask=None):
@@ -25,11 +25,13 @@ def test_streamed_fit_equals_the_in_memory_fit(tmp_path):
     prop = ks.AcousticPropagator(grid, survey, space_order=4, absorbing_width=10)
     path = tmp_path / "line.sgy"
     ks.io.write_shots(path, prop.forward(true), survey)
-    with pytest.warns(UserWarning, match="different numbers of receivers"):
+    with pytest.warns(UserWarning, match="different numbers of receivers") as caught:
         observed, read = ks.io.read_shots(path, wavelet=survey.wavelet[0, 0])
-    with pytest.warns(UserWarning, match="different numbers of receivers"):
+    assert_warned_at(caught, __file__)
+    with pytest.warns(UserWarning, match="different numbers of receivers") as caught:
         dataset, streamed = ks.io.shot_dataset(path, batch_size=2,
                                                wavelet=survey.wavelet[0, 0])
+    assert_warned_at(caught, __file__)
     np.testing.assert_array_equal(streamed.receiver_mask, read.receiver_mask)
     batches = list(dataset)
     np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), observed)

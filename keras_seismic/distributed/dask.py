@@ -5,11 +5,11 @@ cluster whose workers share the machine's cores.
 """
 import time
 import uuid
-import warnings
 from collections import defaultdict
 
 import numpy as np
 
+from .. import checks
 from ..propagator.local import sum_local
 from .remote import RECOVERY, PendingMap, RemoteResult, _detach, _handles, _Shot
 from .shipping import _Shared
@@ -239,12 +239,11 @@ class DaskExecutor:
             asked = sum(e["omp_num_threads"] or cpus for e in entries)
             summary[host] = (asked, cpus)
             if asked > cpus:
-                warnings.warn(
+                checks.warn(
                     f"the {len(entries)} Dask worker(s) on {host} run Devito with {asked} "
                     f"OpenMP threads in all, on {cpus} CPUs: solves will slow each other "
                     f"down. Start one worker a node with OMP_NUM_THREADS=<cores>, or set "
-                    f"OMP_NUM_THREADS=<cores / workers> in the workers' environment",
-                    stacklevel=3)
+                    f"OMP_NUM_THREADS=<cores / workers> in the workers' environment")
         return summary
 
 

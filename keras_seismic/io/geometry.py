@@ -19,11 +19,10 @@ divide, positive = multiply, 0 = 1):
   crooked line in map coordinates), x is the distance along the straight line that best
   fits all sources and receivers, from its first point, and the map (x, y) are kept.
 """
-import warnings
-
 import numpy as np
 import segyio
 
+from .. import checks
 from .segy import apply_scalar
 
 __all__ = ["FIELDS", "unit_factor", "horizontal", "depths", "project_line", "check_usable",
@@ -48,8 +47,8 @@ def unit_factor(path, measurement):
     """Metres a header length unit: 0.3048 (with a warning) for MeasurementSystem 2,
     feet; else 1."""
     if measurement == 2:
-        warnings.warn(f"{path}: the binary header's MeasurementSystem is 2 (feet): "
-                      f"positions converted to metres", stacklevel=5)
+        checks.warn(f"{path}: the binary header's MeasurementSystem is 2 (feet): "
+                    f"positions converted to metres")
         return _FEET
     return 1.0
 
@@ -123,12 +122,11 @@ def project_line(path, sources_xy, receivers_xy):
                          f"which is {length:.1f} m long; read the file with ndim=3")
     first = centre + start * direction
     azimuth = np.degrees(np.arctan2(direction[0], direction[1])) % 360.0
-    warnings.warn(f"{path}: SourceY/GroupY are not all 0, so for ndim=2 the positions are "
-                  f"projected onto the best-fitting straight line, from ({first[0]:.1f}, "
-                  f"{first[1]:.1f}) at azimuth {azimuth:.1f} degrees; x is the distance "
-                  f"along it. The largest distance off the line is {off.max():.2f} m. The "
-                  f"map coordinates stay in survey.coordinates (write_shots writes them)",
-                  stacklevel=5)
+    checks.warn(f"{path}: SourceY/GroupY are not all 0, so for ndim=2 the positions are "
+                f"projected onto the best-fitting straight line, from ({first[0]:.1f}, "
+                f"{first[1]:.1f}) at azimuth {azimuth:.1f} degrees; x is the distance "
+                f"along it. The largest distance off the line is {off.max():.2f} m. The "
+                f"map coordinates stay in survey.coordinates (write_shots writes them)")
     x = along - start
     return x[:len(sources_xy)], x[len(sources_xy):]
 
@@ -147,12 +145,11 @@ def warn_misplaced(path, sources, receivers, mask, elevation, grid=None):
     for kind, p in points.items():
         above = p[:, -1] < 0
         if above.any():
-            warnings.warn(
+            checks.warn(
                 f"{path}: {int(above.sum())} of the {len(p)} {kind} lie above the datum "
                 f"(z < 0, the highest at z = {p[:, -1].min():.2f} m); their depth is "
                 f"{rules[kind]} (ElevationScalar applied). If the file stores depths in the "
-                f"elevation fields with the other sign, read it with elevation={other!r}",
-                stacklevel=4)
+                f"elevation fields with the other sign, read it with elevation={other!r}")
     if grid is None:
         return
     low = np.asarray(grid.origin, dtype=np.float64)
@@ -161,12 +158,11 @@ def warn_misplaced(path, sources, receivers, mask, elevation, grid=None):
         outside = np.any((p < low - 1e-6) | (p > high + 1e-6), axis=-1)
         if outside.any():
             bad = p[outside][0]
-            warnings.warn(
+            checks.warn(
                 f"{path}: {int(outside.sum())} of the {len(p)} {kind} lie outside the model "
                 f"(from {_point(low)} to {_point(high)} m), e.g. at {_point(bad)}; check "
                 f"the coordinates (SourceX/GroupX, and the depth {rules[kind]}), the "
-                f"elevation= option, or the grid's origin",
-                stacklevel=4)
+                f"elevation= option, or the grid's origin")
 
 
 def _point(p):

@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 import segyio
 
+from .. import checks
+
 __all__ = ["SegyTraces", "open_segy", "create_segy", "readable", "writable",
            "apply_scalar", "scaled", "sample_interval", "text_header"]
 
@@ -251,10 +253,9 @@ def _layout(path, head, size, endian):
     nsamples = _sample_count(path, trace0, body, bps, stated, signature)
     wrong = {k: v for k, v in stated.items() if v != nsamples and v != 0}
     if wrong:
-        warnings.warn(f"{path}: {' and '.join(f'{k} = {v}' for k, v in wrong.items())}, but "
-                      f"the traces hold {nsamples} samples (from the file size and the "
-                      f"positions of the trace headers); reading {nsamples} samples a trace",
-                      stacklevel=5)
+        checks.warn(f"{path}: {' and '.join(f'{k} = {v}' for k, v in wrong.items())}, but "
+                    f"the traces hold {nsamples} samples (from the file size and the "
+                    f"positions of the trace headers); reading {nsamples} samples a trace")
     ntraces = body // (_TRACE_HEADER + nsamples * bps)
     layout = (fmt, nsamples, ntraces, _binary(head, _BF.Interval, endian),
               _binary(head, _BF.MeasurementSystem, endian))

@@ -400,8 +400,8 @@ def _seismic_traces(path, codes):
         kinds, counts = np.unique(codes[~keep], return_counts=True)
         listed = ", ".join(f"{n} x {k} ({_TRACE_KINDS.get(int(k), 'auxiliary')})"
                            for k, n in zip(kinds, counts))
-        warnings.warn(f"{path}: dropped {int((~keep).sum())} traces that are not seismic "
-                      f"data by their TraceIdentificationCode: {listed}", stacklevel=4)
+        checks.warn(f"{path}: dropped {int((~keep).sum())} traces that are not seismic "
+                    f"data by their TraceIdentificationCode: {listed}")
     return keep
 
 
@@ -449,10 +449,10 @@ def _shot_layout(path, records, numbers):
         slot[order] = np.arange(len(shot)) - np.repeat(np.cumsum(counts) - counts, counts)
     if np.any(counts != nrec):
         odd = ", ".join(f"FieldRecord {s}: {c}" for s, c in zip(ids, counts) if c != nrec)
-        warnings.warn(f"{path}: the shots have different numbers of receivers ({odd} of "
-                      f"{nrec}); each is padded to {nrec}, and survey.receiver_mask is "
-                      f"False for the padding (if the file was cut short, its last shot is "
-                      f"incomplete)", stacklevel=4)
+        checks.warn(f"{path}: the shots have different numbers of receivers ({odd} of "
+                    f"{nrec}); each is padded to {nrec}, and survey.receiver_mask is "
+                    f"False for the padding (if the file was cut short, its last shot is "
+                    f"incomplete)")
     return shot, slot, nshots, nrec
 
 
@@ -502,9 +502,8 @@ def _ricker_after(path, f0, dt, nt, t0):
     if t0 > 0:
         before = ricker(f0, dt, int(np.ceil(t0 / dt)) + 1)
         if np.abs(before).max() > 1e-2:
-            warnings.warn(f"{path}: the record starts t0 = {t0:g} s after the shot, but the "
-                          f"Ricker wavelet (peak at {1.5 / f0:g} s) starts before it; the "
-                          f"modelled data miss that part of the source. Pass a wavelet= on "
-                          f"the record's time axis (e.g. estimated from the data)",
-                          stacklevel=4)
+            checks.warn(f"{path}: the record starts t0 = {t0:g} s after the shot, but the "
+                        f"Ricker wavelet (peak at {1.5 / f0:g} s) starts before it; the "
+                        f"modelled data miss that part of the source. Pass a wavelet= on "
+                        f"the record's time axis (e.g. estimated from the data)")
     return wavelet

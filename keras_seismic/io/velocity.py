@@ -1,11 +1,11 @@
 """Velocity models in numpy (``.npy``, ``.npz``) and SEG-Y files: :func:`write_velocity`
 and :func:`read_velocity` (the layouts are in the package docstring)."""
 import os
-import warnings
 
 import numpy as np
 import segyio
 
+from .. import checks
 from ..grid import Grid
 from .segy import (apply_scalar, create_segy, open_segy, readable,
                    sample_interval, scaled, text_header, writable)
@@ -108,9 +108,9 @@ def _write_velocity_segy(path, vp, grid):
         interval = int(round(dz_mm))
     else:
         interval = 0
-        warnings.warn(f"{path}: dz={dz} m is not a whole number of millimetres up to "
-                      f"{_INT16}; the file does not record it and read_velocity will need "
-                      f"spacing=", stacklevel=3)
+        checks.warn(f"{path}: dz={dz} m is not a whole number of millimetres up to "
+                    f"{_INT16}; the file does not record it and read_velocity will need "
+                    f"spacing=")
     ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
     ix, iy = ix.ravel(), iy.ravel()
     x = scaled(path, "x coordinates", grid.origin[0] + ix * grid.spacing[0])[0]

@@ -8,7 +8,6 @@ internal step (and its exact adjoint), the padding of the model, and the loop ov
 comes from its physics plug-in (``keras_seismic.physics``).
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -152,11 +151,11 @@ class Propagator:
         if not on.any():
             return points
         verb = "fire" if name == "source" else "record"
-        warnings.warn(f"{int(on.sum())} {name} positions lie on the free surface (z = {top:g} "
-                      f"m), where the pressure is 0 and they would {verb} nothing: the "
-                      f"propagator moves them one cell down, to z = {top + dz:g} m. Give "
-                      f"their true depth (for SEG-Y files, see ks.io.read_shots' "
-                      f"elevation=) to silence this", stacklevel=4)
+        checks.warn(f"{int(on.sum())} {name} positions lie on the free surface (z = {top:g} "
+                    f"m), where the pressure is 0 and they would {verb} nothing: the "
+                    f"propagator moves them one cell down, to z = {top + dz:g} m. Give "
+                    f"their true depth (for SEG-Y files, see ks.io.read_shots' "
+                    f"elevation=) to silence this")
         points = points.copy()
         points[..., -1][on] = top + dz
         return points
@@ -319,11 +318,11 @@ class Propagator:
                 f"spacing {max(self.grid.spacing)} m); at least 1 is needed, 3 or more for "
                 f"accurate results.{hint}")
         if ppw < 3:
-            warnings.warn(
+            checks.warn(
                 f"only {ppw:.2f} grid points per minimum wavelength (vmin {vmin:.0f} m/s, "
                 f"highest significant frequency {self._fmax:.1f} Hz, spacing "
                 f"{max(self.grid.spacing)} m): expect numerical dispersion; use at least 3, "
-                f"a finer grid or a lower frequency", stacklevel=4)
+                f"a finer grid or a lower frequency")
 
     def check_data(self, data, n, name="data"):
         return checks.field(data, name, [(n, *self.data_shape)], "shots, nt, nrec")
