@@ -3,6 +3,7 @@ gets the same clear ``ValueError`` (or ``TypeError``) wherever it enters: it nam
 argument, what was expected and what was given.
 
 Each check returns the value in the form the caller computes with, or raises.
+Input that is usable but suspect gets :func:`warn`, at the user's line.
 """
 import contextlib
 import os

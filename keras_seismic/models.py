@@ -3,7 +3,6 @@
 Both map shot indices to predicted data, so ``model.fit(shots, observed_data)`` inverts;
 both compile with sensible defaults (Adam, :class:`~keras_seismic.losses.L2Misfit`).
 """
-
 import keras
 import numpy as np
 import tensorflow as tf
