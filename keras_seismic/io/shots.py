@@ -315,7 +315,7 @@ def _scan(f, wavelet, f0, ndim, elevation, sources, receivers, grid):
     h = {k: v[keep] for k, v in h.items()}
     dt = _dt(path, h[_TF.TRACE_SAMPLE_INTERVAL], f.interval)
     t0 = _first_time(path, h)
-    layout = _Layout(*_shot_layout(path, h[_TF.FieldRecord], h[_TF.TraceNumber]))
+    layout = _shot_layout(path, h[_TF.FieldRecord], h[_TF.TraceNumber])
     src, rec, coordinates = _positions(f, h, layout, ndim, elevation, sources, receivers)
     geometry.warn_misplaced(path, src, rec, layout.mask, elevation, grid)
 
@@ -428,7 +428,7 @@ def _first_time(path, h):
 
 
 def _shot_layout(path, records, numbers):
-    """``(shot, slot, nshots, nrec)``: each trace's shot index and receiver slot.
+    """The :class:`_Layout` of the traces: each one's shot index and receiver slot.
 
     The slot is TraceNumber - 1 when the TraceNumbers of each shot are distinct, from 1
     to at most twice the traces of the largest shot (channel numbers: a dropped channel
@@ -453,7 +453,7 @@ def _shot_layout(path, records, numbers):
                     f"{nrec}); each is padded to {nrec}, and survey.receiver_mask is "
                     f"False for the padding (if the file was cut short, its last shot is "
                     f"incomplete)")
-    return shot, slot, nshots, nrec
+    return _Layout(shot, slot, nshots, nrec)
 
 
 def _check_one_source(path, records, shot, first, positions):
